@@ -1,0 +1,152 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "pagerduty-publisher",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pagerduty-publisher", targets: ["PagerDutyPublisher"]),
+        .library(name: "PagerDutyEvents", targets: ["PagerDutyEvents"]),
+        .library(name: "AlertmanagerModels", targets: ["AlertmanagerModels"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // libcurl, the system library behind the Events API client (Debian: libcurl4-openssl-dev).
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // PagerDuty Events API v2: wire types, limits and truncation, libcurl transport, error classification.
+        .target(
+            name: "PagerDutyEvents",
+            dependencies: [
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Alertmanager webhook (version 4) models.
+        .target(
+            name: "AlertmanagerModels",
+            swiftSettings: swiftSettings
+        ),
+        // Publisher core: mapping, ledger, outbox and store protocols, limiter, dispatcher, metrics.
+        .target(
+            name: "PublisherCore",
+            dependencies: [
+                "PagerDutyEvents",
+                "AlertmanagerModels",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // SQLite store (GRDB, WAL): implements the core's store protocol.
+        .target(
+            name: "PublisherSQLite",
+            dependencies: [
+                "PublisherCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP receiver (Hummingbird 2): routes, auth, limits, health, /metrics.
+        .target(
+            name: "PublisherReceiver",
+            dependencies: [
+                "PublisherCore",
+                "AlertmanagerModels",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Log handlers: JSON lines, logfmt and text, with secret redaction.
+        .target(
+            name: "StructuredLogging",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The executable: command line, configuration, bootstrap, service group. No business logic.
+        .executableTarget(
+            name: "PagerDutyPublisher",
+            dependencies: [
+                "PagerDutyEvents",
+                "PublisherCore",
+                "PublisherSQLite",
+                "PublisherReceiver",
+                "StructuredLogging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Shared by the test targets only: fake PagerDuty, schema validator, fixtures, captured logs.
+        .target(
+            name: "PublisherTestSupport",
+            dependencies: [
+                "PagerDutyEvents",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/PublisherTestSupport",
+            resources: [.copy("Resources")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PagerDutyEventsTests",
+            dependencies: ["PagerDutyEvents", "PublisherTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AlertmanagerModelsTests",
+            dependencies: ["AlertmanagerModels", "PublisherTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PublisherCoreTests",
+            dependencies: [
+                "PublisherCore", "PublisherTestSupport",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PublisherSQLiteTests",
+            dependencies: ["PublisherSQLite", "PublisherTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PublisherReceiverTests",
+            dependencies: [
+                "PublisherReceiver", "StructuredLogging", "PublisherTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["PagerDutyPublisher", "PublisherTestSupport", "PagerDutyEvents"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,171 @@
+import Foundation
+import PagerDutyEvents
+
+/// What the ledger remembers of one alert on one route: the last action sent (or queued) for its dedup_key.
+public struct LedgerEntry: Sendable, Hashable {
+    /// The route whose routing key the alert's events go to.
+    public var route: String
+    /// The dedup_key: the alert's fingerprint, or the fingerprint of its labels.
+    public var dedupKey: String
+    /// The last action queued for PagerDuty.
+    public var lastAction: EventAction
+    /// When ``lastAction`` was queued.
+    public var lastActionAt: Date
+    /// The `startsAt` of the alert occurrence ``lastAction`` belongs to, when the sender gave one.
+    public var startsAt: Date?
+    /// When a webhook last mentioned the alert; the entry expires a TTL after this.
+    public var lastSeen: Date
+
+    public init(
+        route: String,
+        dedupKey: String,
+        lastAction: EventAction,
+        lastActionAt: Date,
+        startsAt: Date?,
+        lastSeen: Date
+    ) {
+        self.route = route
+        self.dedupKey = dedupKey
+        self.lastAction = lastAction
+        self.lastActionAt = lastActionAt
+        self.startsAt = startsAt
+        self.lastSeen = lastSeen
+    }
+}
+
+/// Which Events API call an outbox message becomes.
+public enum OutboxKind: String, Sendable, Hashable, CaseIterable {
+    case trigger
+    case acknowledge
+    case resolve
+    case change
+}
+
+/// An event accepted for delivery, as written to the outbox. The body never contains the routing key: the
+/// dispatcher adds the route's current key when it sends, so keys can rotate while events wait.
+public struct OutboxMessage: Sendable, Hashable {
+    /// The route (and so the dispatcher lane) the event goes to.
+    public var route: String
+    public var kind: OutboxKind
+    /// The dedup_key of an alert event; `nil` for change events.
+    public var dedupKey: String?
+    /// The severity of a trigger, for metrics; `nil` otherwise.
+    public var severity: Severity?
+    /// The event's JSON with an empty `routing_key`.
+    public var body: Data
+    /// When the event was accepted.
+    public var createdAt: Date
+
+    public init(route: String, kind: OutboxKind, dedupKey: String?, severity: Severity?, body: Data, createdAt: Date) {
+        self.route = route
+        self.kind = kind
+        self.dedupKey = dedupKey
+        self.severity = severity
+        self.body = body
+        self.createdAt = createdAt
+    }
+}
+
+/// An outbox message waiting for delivery, with its delivery history.
+public struct OutboxRecord: Sendable, Hashable {
+    /// Increases with every accepted message: the delivery order within a route.
+    public var id: Int64
+    public var message: OutboxMessage
+    /// How many delivery attempts failed so far.
+    public var attempts: Int
+    /// Why the last attempt failed (no secrets).
+    public var lastError: String?
+
+    public init(id: Int64, message: OutboxMessage, attempts: Int = 0, lastError: String? = nil) {
+        self.id = id
+        self.message = message
+        self.attempts = attempts
+        self.lastError = lastError
+    }
+}
+
+/// A message PagerDuty refused (or that could not be delivered at all), kept with the reason.
+public struct DeadLetter: Sendable, Hashable {
+    public var id: Int64
+    public var message: OutboxMessage
+    public var attempts: Int
+    public var reason: String
+    public var failedAt: Date
+
+    public init(id: Int64, message: OutboxMessage, attempts: Int, reason: String, failedAt: Date) {
+        self.id = id
+        self.message = message
+        self.attempts = attempts
+        self.reason = reason
+        self.failedAt = failedAt
+    }
+}
+
+/// Queue figures for metrics and health.
+public struct QueueStats: Sendable, Hashable {
+    /// Messages waiting for delivery.
+    public var pending: Int
+    /// When the oldest waiting message was accepted.
+    public var oldestPendingCreatedAt: Date?
+    /// Messages in the dead-letter table.
+    public var deadLetters: Int
+
+    public init(pending: Int, oldestPendingCreatedAt: Date?, deadLetters: Int) {
+        self.pending = pending
+        self.oldestPendingCreatedAt = oldestPendingCreatedAt
+        self.deadLetters = deadLetters
+    }
+}
+
+/// Why the store could not do what was asked. Callers answer 503 and retry later; nothing was changed.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+
+    public init(reason: String) {
+        self.reason = reason
+    }
+
+    public var description: String { "storage unavailable: \(reason)" }
+}
+
+/// Durable storage of the ledger and the outbox. Every method is one short transaction; every write is
+/// durable when it returns.
+///
+/// The SQLite store implements it today; a PostgreSQL store for multi-replica deployments can later.
+public protocol PublisherStore: Sendable {
+    /// Ledger entries last seen at or after `date`, to warm the in-memory cache at start.
+    func loadLedger(seenSince date: Date) async throws -> [LedgerEntry]
+
+    /// Upserts `ledger` entries (keyed by route and dedup_key) and appends `outbox` messages, in one
+    /// transaction, in the given order. Returns the ids given to the messages.
+    @discardableResult
+    func commit(ledger: [LedgerEntry], outbox: [OutboxMessage]) async throws -> [Int64]
+
+    /// Routes that have pending messages.
+    func routesWithPendingMessages() async throws -> [String]
+
+    /// The oldest pending messages of `route`, by id, at most `limit`.
+    func pendingMessages(route: String, limit: Int) async throws -> [OutboxRecord]
+
+    /// Removes a delivered message from the outbox.
+    func markDelivered(id: Int64) async throws
+
+    /// Counts a failed attempt of a pending message and remembers why.
+    func recordFailedAttempt(id: Int64, error: String) async throws
+
+    /// Moves a pending message to the dead-letter table with `reason`.
+    func moveToDeadLetters(id: Int64, reason: String, at date: Date) async throws
+
+    /// Dead letters, newest first, at most `limit`.
+    func deadLetters(limit: Int) async throws -> [DeadLetter]
+
+    /// Pending and dead-letter counts, and the oldest pending time.
+    func queueStats() async throws -> QueueStats
+
+    /// Deletes ledger entries last seen before `date`; returns how many.
+    @discardableResult
+    func expireLedger(seenBefore date: Date) async throws -> Int
+
+    /// Throws when the store cannot write (readiness).
+    func checkWritable() async throws
+}

@@ -1,0 +1,5 @@
+import Testing
+
+@Test func alertmanagerModelsBuilds() {
+    #expect(Bool(true))
+}

@@ -1,0 +1,5 @@
+import Testing
+
+@Test func integrationBuilds() {
+    #expect(Bool(true))
+}

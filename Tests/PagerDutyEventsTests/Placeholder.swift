@@ -1,0 +1,5 @@
+import Testing
+
+@Test func pagerDutyEventsBuilds() {
+    #expect(Bool(true))
+}

@@ -1,0 +1,5 @@
+import Testing
+
+@Test func publisherCoreBuilds() {
+    #expect(Bool(true))
+}

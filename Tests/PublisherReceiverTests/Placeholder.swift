@@ -1,0 +1,5 @@
+import Testing
+
+@Test func publisherReceiverBuilds() {
+    #expect(Bool(true))
+}

@@ -1,0 +1,5 @@
+import Testing
+
+@Test func publisherSQLiteBuilds() {
+    #expect(Bool(true))
+}
