@@ -1,0 +1,139 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PagerDutyEvents
+import Prometheus
+import PublisherCore
+import PublisherReceiver
+import PublisherSQLite
+import ServiceLifecycle
+import StructuredLogging
+
+/// Composes the daemon from its parts and runs them as one ServiceGroup (graceful shutdown on SIGTERM/SIGINT).
+struct Daemon {
+    let settings: ServeSettings
+
+    func run() async throws {
+        let redactor = SecretRedactor(secrets: [settings.routingKey] + (settings.authToken.map { [$0] } ?? []))
+        let sink = StandardOutputSink()
+        LoggingSystem.bootstrap(
+            StructuredLogHandler.bootstrap(format: settings.logFormat, level: settings.logLevel, redactor: redactor, sink: sink)
+        )
+        var logger = Logger(label: "pagerduty-publisher")
+        logger.logLevel = settings.logLevel
+
+        let registry = PrometheusCollectorRegistry()
+        let metricsFactory = PrometheusMetricsFactory(registry: registry)
+
+        let store: SQLiteStore
+        do {
+            store = try SQLiteStore(path: settings.databasePath)
+        } catch {
+            logger.critical("Cannot open the database", metadata: ["path": "\(settings.databasePath)", "error": "\(error)"])
+            throw error
+        }
+
+        let clock = SystemClock()
+        let routes = RouteTable(routes: [Route(name: RouteTable.defaultRouteName, routingKey: settings.routingKey)])
+        let ledger = LedgerCache()
+        let signal = WorkSignal()
+        let metrics = PublisherMetrics(factory: metricsFactory, routes: routes.names)
+        let maintenance = LedgerMaintenance(
+            store: store, ledger: ledger, policy: settings.ledgerPolicy, clock: clock, logger: logger
+        )
+        try await maintenance.load()
+
+        let transport: any HTTPTransport
+        if settings.dryRun {
+            let dryRunLogger = logger
+            transport = DryRunTransport { url, body in
+                dryRunLogger.info(
+                    "Dry run: event not sent",
+                    metadata: ["url": "\(url)", "event": "\(String(decoding: body, as: UTF8.self))"]
+                )
+            }
+        } else {
+            transport = CurlHTTPTransport(
+                configuration: CurlTransportConfiguration(
+                    connectTimeout: settings.connectTimeout,
+                    totalTimeout: settings.requestTimeout,
+                    userAgent: "pagerduty-publisher/\(PublisherVersion.current)"
+                )
+            )
+        }
+        let client: EventsAPIClient
+        do {
+            client = try EventsAPIClient(baseURL: settings.eventsURL, transport: transport)
+        } catch {
+            FileHandle.standardError.write(Data("pagerduty-publisher: \(error.reason)\n".utf8))
+            throw ExitCode(ServeSettings.configurationErrorExitCode)
+        }
+
+        let publisher = AlertPublisher(
+            store: store,
+            routes: routes,
+            ledger: ledger,
+            mapper: EventMapper(severityMapping: SeverityMapping(defaultSeverity: settings.defaultSeverity)),
+            policy: settings.ledgerPolicy,
+            clock: clock,
+            signal: signal,
+            logger: logger
+        )
+        let dispatcher = Dispatcher(
+            store: store,
+            routes: routes,
+            client: client,
+            configuration: DispatcherConfiguration(rateLimitPerMinute: settings.rateLimit, retryPolicy: settings.retryPolicy),
+            clock: clock,
+            signal: signal,
+            metrics: metrics,
+            logger: logger
+        )
+        let gauges = QueueGauges(store: store, ledger: ledger, metrics: metrics, clock: clock)
+        let receiverLogger = logger
+        let application = Receiver.makeApplication(
+            configuration: ReceiverConfiguration(
+                host: settings.host,
+                port: settings.port,
+                authToken: settings.authToken,
+                maxBodyBytes: settings.maxBodyBytes
+            ),
+            ingestor: publisher,
+            readiness: StoreReadiness(store: store),
+            metrics: {
+                await gauges.refresh()
+                return registry.emitToString()
+            },
+            logger: logger,
+            onServerRunning: { port in
+                receiverLogger.info(
+                    "Receiver listening",
+                    metadata: ["host": "\(settings.host)", "port": "\(port)", "dry_run": "\(settings.dryRun)"]
+                )
+            }
+        )
+
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: dispatcher),
+                    .init(service: maintenance),
+                    .init(service: application),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        logger.info(
+            "pagerduty-publisher starting",
+            metadata: [
+                "version": "\(PublisherVersion.current)", "database": "\(settings.databasePath)",
+                "events_url": "\(settings.eventsURL)", "rate_limit": "\(settings.rateLimit)",
+                "auth": "\(settings.authToken == nil ? "none" : "bearer")",
+            ]
+        )
+        try await group.run()
+        logger.info("pagerduty-publisher stopped")
+    }
+}
+

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+
+/// `pagerduty-publisher serve`: runs the daemon.
+///
+/// Every option can also come from an environment variable (named in its help); a flag wins over the variable.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the daemon: receive Alertmanager webhooks and deliver them to PagerDuty.",
+        discussion: """
+            Without --routing-key (or --routing-key-file, or PAGERDUTY_ROUTING_KEY) the daemon refuses to \
+            start, unless --dry-run is given: then events are logged instead of sent.
+            """
+    )
+
+    @Option(help: "Receiver address HOST:PORT. [env: PAGERDUTY_PUBLISHER_LISTEN] (default: 0.0.0.0:9095)")
+    var listen: String?
+
+    @Option(name: .customLong("routing-key"), help: "Routing (integration) key of the default route. [env: PAGERDUTY_ROUTING_KEY]")
+    var routingKey: String?
+
+    @Option(name: .customLong("routing-key-file"), help: "File holding the routing key, e.g. a Kubernetes Secret mount. [env: PAGERDUTY_ROUTING_KEY_FILE]")
+    var routingKeyFile: String?
+
+    @Option(name: .customLong("events-url"), help: "Events API base URL; http only for loopback hosts. [env: PAGERDUTY_EVENTS_URL] (default: https://events.pagerduty.com; EU: https://events.eu.pagerduty.com)")
+    var eventsURL: String?
+
+    @Option(help: "SQLite database file. [env: PAGERDUTY_PUBLISHER_DATABASE] (default: <data-dir>/publisher.sqlite)")
+    var database: String?
+
+    @Option(name: .customLong("data-dir"), help: "Directory of the default database. [env: PAGERDUTY_PUBLISHER_DATA_DIR] (default: ./data)")
+    var dataDirectory: String?
+
+    @Option(name: .customLong("rate-limit"), help: "Requests per minute per routing key, in any 60 s. [env: PAGERDUTY_RATE_LIMIT] (default: 120)")
+    var rateLimit: String?
+
+    @Option(name: .customLong("auth-token"), help: "Require 'Authorization: Bearer TOKEN' on the receiver. [env: PAGERDUTY_PUBLISHER_AUTH_TOKEN]")
+    var authToken: String?
+
+    @Option(name: .customLong("auth-token-file"), help: "File holding the receiver's bearer token. [env: PAGERDUTY_PUBLISHER_AUTH_TOKEN_FILE]")
+    var authTokenFile: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Log each event instead of sending it to PagerDuty. [env: PAGERDUTY_PUBLISHER_DRY_RUN=true]")
+    var dryRun = false
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [env: PAGERDUTY_PUBLISHER_LOG_LEVEL] (default: info)")
+    var logLevel: String?
+
+    @Option(name: .customLong("log-format"), help: "json, logfmt or text. [env: PAGERDUTY_PUBLISHER_LOG_FORMAT] (default: json)")
+    var logFormat: String?
+
+    @Option(name: .customLong("max-body-size"), help: "Largest webhook body in bytes; larger ones get 413. [env: PAGERDUTY_PUBLISHER_MAX_BODY_SIZE] (default: 10485760)")
+    var maxBodySize: String?
+
+    @Option(name: .customLong("retrigger-interval"), help: "Send a still-firing alert's trigger again after this long (0 = never), e.g. 4h. [env: PAGERDUTY_PUBLISHER_RETRIGGER_INTERVAL] (default: 4h)")
+    var retriggerInterval: String?
+
+    @Option(name: .customLong("ledger-ttl"), help: "Forget an alert this long after a webhook last mentioned it, e.g. 24h. [env: PAGERDUTY_PUBLISHER_LEDGER_TTL] (default: 24h)")
+    var ledgerTTL: String?
+
+    @Option(name: .customLong("default-severity"), help: "Severity of alerts whose severity label is missing or unknown. [env: PAGERDUTY_PUBLISHER_DEFAULT_SEVERITY] (default: error)")
+    var defaultSeverity: String?
+
+    @Option(name: .customLong("retry-initial-delay"), help: "First retry delay after a 5xx, timeout or network error. [env: PAGERDUTY_PUBLISHER_RETRY_INITIAL_DELAY] (default: 1s)")
+    var retryInitialDelay: String?
+
+    @Option(name: .customLong("retry-max-delay"), help: "Longest retry delay (retries never stop). [env: PAGERDUTY_PUBLISHER_RETRY_MAX_DELAY] (default: 60s)")
+    var retryMaxDelay: String?
+
+    @Option(name: .customLong("request-timeout"), help: "Total timeout of one Events API request. [env: PAGERDUTY_PUBLISHER_REQUEST_TIMEOUT] (default: 30s)")
+    var requestTimeout: String?
+
+    @Option(name: .customLong("connect-timeout"), help: "Connect timeout of one Events API request. [env: PAGERDUTY_PUBLISHER_CONNECT_TIMEOUT] (default: 5s)")
+    var connectTimeout: String?
+
+    func run() async throws {
+        let settings: ServeSettings
+        do {
+            settings = try ServeSettings(options: self, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("pagerduty-publisher: \(error)\n".utf8))
+            throw ExitCode(ServeSettings.configurationErrorExitCode)
+        }
+        try await Daemon(settings: settings).run()
+    }
+}

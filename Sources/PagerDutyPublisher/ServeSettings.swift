@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+import PagerDutyEvents
+import PublisherCore
+import StructuredLogging
+
+/// A setting that cannot be used, with a sentence saying how to fix it.
+struct SettingsError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// The daemon's settings: flags first, then environment variables, then defaults; validated.
+struct ServeSettings: Sendable {
+    static let configurationErrorExitCode: Int32 = 78  // EX_CONFIG
+    static let defaultEventsURL = "https://events.pagerduty.com"
+    static let dryRunRoutingKey = "dry-run-routing-key-not-a-secret"
+
+    var host: String
+    var port: Int
+    /// `nil` only in dry-run mode without a key.
+    var routingKey: String
+    var eventsURL: String
+    var databasePath: String
+    var rateLimit: Int
+    var authToken: String?
+    var dryRun: Bool
+    var logLevel: Logger.Level
+    var logFormat: LogFormat
+    var maxBodyBytes: Int
+    var ledgerPolicy: LedgerPolicy
+    var defaultSeverity: Severity
+    var retryPolicy: RetryPolicy
+    var requestTimeout: Duration
+    var connectTimeout: Duration
+
+    init(options: ServeCommand, environment: [String: String]) throws {
+        func value(_ flag: String?, _ variable: String) -> String? {
+            if let flag, !flag.isEmpty { return flag }
+            if let fromEnvironment = environment[variable], !fromEnvironment.isEmpty { return fromEnvironment }
+            return nil
+        }
+        func duration(_ flag: String?, _ variable: String, _ fallback: Duration, name: String) throws -> Duration {
+            guard let text = value(flag, variable) else { return fallback }
+            guard let parsed = DurationText.parse(text) else {
+                throw SettingsError(description: "\(name) \"\(text)\" is not a duration; write e.g. 30s, 5m or 4h (or set \(variable)).")
+            }
+            return parsed
+        }
+        func integer(_ flag: String?, _ variable: String, _ fallback: Int, name: String, minimum: Int) throws -> Int {
+            guard let text = value(flag, variable) else { return fallback }
+            guard let parsed = Int(text), parsed >= minimum else {
+                throw SettingsError(description: "\(name) \"\(text)\" must be a whole number of at least \(minimum) (flag or \(variable)).")
+            }
+            return parsed
+        }
+
+        let listen = value(options.listen, "PAGERDUTY_PUBLISHER_LISTEN") ?? "0.0.0.0:9095"
+        (host, port) = try Self.parseListen(listen)
+
+        dryRun = options.dryRun || ["1", "true", "yes"].contains(environment["PAGERDUTY_PUBLISHER_DRY_RUN"]?.lowercased() ?? "")
+        let key = try Self.secret(
+            direct: value(options.routingKey, "PAGERDUTY_ROUTING_KEY"),
+            file: value(options.routingKeyFile, "PAGERDUTY_ROUTING_KEY_FILE"),
+            what: "routing key"
+        )
+        if let key {
+            guard key.count == EventLimits.routingKeyLength, key.allSatisfy({ $0.isLetter || $0.isNumber }) else {
+                throw SettingsError(description: "The routing key must be the \(EventLimits.routingKeyLength)-character integration key of an Events API v2 integration; the one given has \(key.count) characters.")
+            }
+            routingKey = key
+        } else if dryRun {
+            routingKey = Self.dryRunRoutingKey
+        } else {
+            throw SettingsError(description: "No PagerDuty routing key: set --routing-key, --routing-key-file or PAGERDUTY_ROUTING_KEY to your Events API v2 integration key, or pass --dry-run to log events instead of sending them.")
+        }
+
+        eventsURL = value(options.eventsURL, "PAGERDUTY_EVENTS_URL") ?? Self.defaultEventsURL
+        let dataDirectory = value(options.dataDirectory, "PAGERDUTY_PUBLISHER_DATA_DIR") ?? "data"
+        databasePath = value(options.database, "PAGERDUTY_PUBLISHER_DATABASE") ?? "\(dataDirectory)/publisher.sqlite"
+        rateLimit = try integer(options.rateLimit, "PAGERDUTY_RATE_LIMIT", 120, name: "The rate limit", minimum: 1)
+        authToken = try Self.secret(
+            direct: value(options.authToken, "PAGERDUTY_PUBLISHER_AUTH_TOKEN"),
+            file: value(options.authTokenFile, "PAGERDUTY_PUBLISHER_AUTH_TOKEN_FILE"),
+            what: "auth token"
+        )
+
+        let levelText = value(options.logLevel, "PAGERDUTY_PUBLISHER_LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw SettingsError(description: "The log level \"\(levelText)\" is unknown; use trace, debug, info, notice, warning, error or critical.")
+        }
+        logLevel = level
+        let formatText = value(options.logFormat, "PAGERDUTY_PUBLISHER_LOG_FORMAT") ?? "json"
+        guard let format = LogFormat(rawValue: formatText.lowercased()) else {
+            throw SettingsError(description: "The log format \"\(formatText)\" is unknown; use json, logfmt or text.")
+        }
+        logFormat = format
+
+        maxBodyBytes = try integer(options.maxBodySize, "PAGERDUTY_PUBLISHER_MAX_BODY_SIZE", 10 * 1024 * 1024, name: "The maximum body size", minimum: 1024)
+        let retrigger = try duration(options.retriggerInterval, "PAGERDUTY_PUBLISHER_RETRIGGER_INTERVAL", .seconds(4 * 3600), name: "The retrigger interval")
+        let ttl = try duration(options.ledgerTTL, "PAGERDUTY_PUBLISHER_LEDGER_TTL", .seconds(24 * 3600), name: "The ledger TTL")
+        ledgerPolicy = LedgerPolicy(entryTTL: ttl, retriggerInterval: retrigger == .zero ? nil : retrigger)
+
+        let severityText = value(options.defaultSeverity, "PAGERDUTY_PUBLISHER_DEFAULT_SEVERITY") ?? "error"
+        guard let severity = Severity(rawValue: severityText.lowercased()) else {
+            throw SettingsError(description: "The default severity \"\(severityText)\" is not one of critical, error, warning, info.")
+        }
+        defaultSeverity = severity
+
+        let initialDelay = try duration(options.retryInitialDelay, "PAGERDUTY_PUBLISHER_RETRY_INITIAL_DELAY", .seconds(1), name: "The initial retry delay")
+        let maximumDelay = try duration(options.retryMaxDelay, "PAGERDUTY_PUBLISHER_RETRY_MAX_DELAY", .seconds(60), name: "The maximum retry delay")
+        guard initialDelay > .zero, maximumDelay >= initialDelay else {
+            throw SettingsError(description: "Retry delays must be positive and the maximum at least the initial delay.")
+        }
+        retryPolicy = RetryPolicy(initialDelay: initialDelay, maximumDelay: maximumDelay)
+        requestTimeout = try duration(options.requestTimeout, "PAGERDUTY_PUBLISHER_REQUEST_TIMEOUT", .seconds(30), name: "The request timeout")
+        connectTimeout = try duration(options.connectTimeout, "PAGERDUTY_PUBLISHER_CONNECT_TIMEOUT", .seconds(5), name: "The connect timeout")
+    }
+
+    /// Reads a secret given directly or as a file (trailing newline removed). Both at once is an error.
+    private static func secret(direct: String?, file: String?, what: String) throws -> String? {
+        switch (direct, file) {
+        case (.some, .some):
+            throw SettingsError(description: "Give the \(what) either directly or as a file, not both.")
+        case (let direct?, nil):
+            return direct.trimmingCharacters(in: .whitespacesAndNewlines)
+        case (nil, let path?):
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw SettingsError(description: "The \(what) file \(path) cannot be read.")
+            }
+            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !text.isEmpty else {
+                throw SettingsError(description: "The \(what) file \(path) is empty.")
+            }
+            return text
+        case (nil, nil):
+            return nil
+        }
+    }
+
+    /// Splits `HOST:PORT`, `[::1]:PORT` or `:PORT`.
+    static func parseListen(_ text: String) throws -> (String, Int) {
+        let invalid = SettingsError(description: "The listen address \"\(text)\" is not HOST:PORT (e.g. 0.0.0.0:9095 or [::1]:9095).")
+        guard let colon = text.lastIndex(of: ":") else { throw invalid }
+        var host = String(text[..<colon])
+        guard let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else { throw invalid }
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+        }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+}

@@ -1,0 +1,296 @@
+import Foundation
+import Logging
+import PagerDutyEvents
+import ServiceLifecycle
+
+/// How the dispatcher paces and retries deliveries.
+public struct DispatcherConfiguration: Sendable, Hashable {
+    /// Requests per routing key in any 60 seconds (PagerDuty allows about 120).
+    public var rateLimitPerMinute: Int
+    /// Backoff for 5xx answers, timeouts, network errors and 429s without Retry-After.
+    public var retryPolicy: RetryPolicy
+    /// Messages read from the store at a time per lane.
+    public var batchSize: Int
+    /// How often an idle lane looks at the store even when nobody woke it (work added by another process).
+    public var idlePollInterval: Duration
+
+    public init(
+        rateLimitPerMinute: Int = 120,
+        retryPolicy: RetryPolicy = RetryPolicy(),
+        batchSize: Int = 100,
+        idlePollInterval: Duration = .seconds(5)
+    ) {
+        self.rateLimitPerMinute = rateLimitPerMinute
+        self.retryPolicy = retryPolicy
+        self.batchSize = batchSize
+        self.idlePollInterval = idlePollInterval
+    }
+}
+
+/// Delivers the outbox to PagerDuty: one lane per route, each lane in outbox order (so per dedup_key a resolve
+/// never overtakes its trigger), each with its own rate limiter and backoff, so a failing or throttled route
+/// never delays another, and the receiver never waits for any of them.
+///
+/// A service of the daemon's ServiceGroup: on graceful shutdown each lane finishes the request in flight and
+/// stops; what is left stays in the outbox for the next start.
+public final class Dispatcher: Service {
+    private let store: any PublisherStore
+    private let routes: RouteTable
+    private let client: EventsAPIClient
+    private let configuration: DispatcherConfiguration
+    private let clock: any PublisherClock
+    private let signal: WorkSignal
+    private let metrics: PublisherMetrics
+    private let logger: Logger
+
+    public init(
+        store: any PublisherStore,
+        routes: RouteTable,
+        client: EventsAPIClient,
+        configuration: DispatcherConfiguration,
+        clock: any PublisherClock,
+        signal: WorkSignal,
+        metrics: PublisherMetrics,
+        logger: Logger
+    ) {
+        self.store = store
+        self.routes = routes
+        self.client = client
+        self.configuration = configuration
+        self.clock = clock
+        self.signal = signal
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var laneNames = Set(routes.names)
+        do {
+            laneNames.formUnion(try await store.routesWithPendingMessages())
+        } catch {
+            logger.error("Could not list queued routes; starting the configured ones", metadata: ["error": "\(error)"])
+        }
+        let lanes = laneNames.sorted().map { name in
+            DispatchLane(
+                route: name,
+                store: store,
+                routes: routes,
+                client: client,
+                configuration: configuration,
+                clock: clock,
+                signal: signal,
+                metrics: metrics,
+                logger: logger
+            )
+        }
+        logger.info("Dispatcher started", metadata: ["lanes": "\(laneNames.sorted().joined(separator: ","))"])
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for lane in lanes {
+                    group.addTask { await lane.run() }
+                }
+            }
+        }
+        logger.info("Dispatcher stopped; undelivered events stay queued")
+    }
+}
+
+/// Delivers one route's outbox messages in order.
+struct DispatchLane: Sendable {
+    let route: String
+    let store: any PublisherStore
+    let routes: RouteTable
+    let client: EventsAPIClient
+    let configuration: DispatcherConfiguration
+    let clock: any PublisherClock
+    let signal: WorkSignal
+    let metrics: PublisherMetrics
+    let logger: Logger
+
+    /// Where a lane stands between deliveries.
+    private struct Progress {
+        var limiter: SlidingWindowLimiter
+        var consecutiveFailures = 0
+        var random = SystemRandomNumberGenerator()
+    }
+
+    func run() async {
+        var progress = Progress(limiter: SlidingWindowLimiter(limit: configuration.rateLimitPerMinute))
+        while !Task.isCancelled {
+            let batch: [OutboxRecord]
+            do {
+                batch = try await store.pendingMessages(route: route, limit: configuration.batchSize)
+            } catch {
+                progress.consecutiveFailures += 1
+                let delay = configuration.retryPolicy.delay(forAttempt: progress.consecutiveFailures, using: &progress.random)
+                logger.error(
+                    "Could not read the outbox",
+                    metadata: ["route": "\(route)", "error": "\(error)", "retry_in_ms": "\(delay.milliseconds)"]
+                )
+                guard (try? await clock.sleep(for: delay)) != nil else { return }
+                continue
+            }
+            if batch.isEmpty {
+                await waitForWork()
+                continue
+            }
+            for record in batch {
+                guard await deliver(record, progress: &progress) else { return }
+            }
+        }
+    }
+
+    /// Waits until the receiver stores work for this route, or the idle poll interval passes.
+    private func waitForWork() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await signal.wait(route: route) }
+            group.addTask { try? await clock.sleep(for: configuration.idlePollInterval) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Sends `record` until PagerDuty takes or refuses it. Returns false when the lane was cancelled meanwhile
+    /// (the record then stays queued).
+    private func deliver(_ record: OutboxRecord, progress: inout Progress) async -> Bool {
+        var attempt = record.attempts
+        while true {
+            let wait = progress.limiter.delay(at: clock.uptime)
+            if wait > .zero {
+                guard (try? await clock.sleep(for: wait)) != nil else { return false }
+            }
+            guard let currentRoute = routes.route(named: route) else {
+                await deadLetter(record, reason: "route \"\(route)\" is no longer configured")
+                return true
+            }
+            let report: DeliveryReport
+            switch StoredEvent.decode(record.message) {
+            case .alert(var event):
+                event.routingKey = currentRoute.routingKey
+                report = await client.send(event)
+            case .change(var event):
+                event.routingKey = currentRoute.routingKey
+                report = await client.send(event)
+            case .unreadable(let reason):
+                await deadLetter(record, reason: reason)
+                return true
+            }
+            progress.limiter.recordRequest(finishedAt: clock.uptime)
+            metrics.recordRequest(report)
+            attempt += 1
+
+            let retryDelay: Duration
+            switch report.outcome {
+            case .accepted:
+                await settle { try await store.markDelivered(id: record.id) }
+                metrics.recordDelivered(kind: record.message.kind, route: route, severity: record.message.severity)
+                progress.consecutiveFailures = 0
+                logger.info("Delivered event", metadata: metadata(record, report, attempt: attempt))
+                return true
+            case .rejected(let reason):
+                await deadLetter(record, reason: "PagerDuty refused the event: \(reason)", report: report, attempt: attempt)
+                progress.consecutiveFailures = 0
+                return true
+            case .rateLimited(let retryAfter):
+                metrics.recordRateLimitHit(route: route)
+                progress.consecutiveFailures += 1
+                retryDelay =
+                    retryAfter
+                    ?? configuration.retryPolicy.delay(forAttempt: progress.consecutiveFailures, using: &progress.random)
+            case .serverError, .unexpectedStatus, .timeout, .network:
+                progress.consecutiveFailures += 1
+                retryDelay = configuration.retryPolicy.delay(forAttempt: progress.consecutiveFailures, using: &progress.random)
+            }
+            let reason = Self.describe(report.outcome)
+            await settle { try await store.recordFailedAttempt(id: record.id, error: reason) }
+            var details = metadata(record, report, attempt: attempt)
+            details["error"] = "\(reason)"
+            details["retry_in_ms"] = "\(retryDelay.milliseconds)"
+            logger.warning("Delivery failed; will retry", metadata: details)
+            guard (try? await clock.sleep(for: retryDelay)) != nil else { return false }
+        }
+    }
+
+    private func deadLetter(_ record: OutboxRecord, reason: String, report: DeliveryReport? = nil, attempt: Int? = nil) async {
+        await settle { try await store.moveToDeadLetters(id: record.id, reason: reason, at: clock.now) }
+        var details: Logger.Metadata = [
+            "route": "\(route)", "outbox_id": "\(record.id)", "kind": "\(record.message.kind.rawValue)",
+            "reason": "\(reason)",
+        ]
+        if let dedupKey = record.message.dedupKey { details["dedup_key"] = "\(dedupKey)" }
+        if let status = report?.httpStatus { details["status"] = "\(status)" }
+        if let attempt { details["attempts"] = "\(attempt)" }
+        logger.error("Event moved to dead letters", metadata: details)
+    }
+
+    /// Runs a store update to completion even when the lane is being cancelled, so an answer PagerDuty gave is
+    /// not forgotten at shutdown. A failure is logged; the message then stays queued and is sent again.
+    private func settle(_ update: @escaping @Sendable () async throws -> Void) async {
+        let outcome = await Task { () -> (any Error)? in
+            do {
+                try await update()
+                return nil
+            } catch {
+                return error
+            }
+        }.value
+        if let outcome {
+            logger.error(
+                "Could not record a delivery outcome; the event will be sent again",
+                metadata: ["route": "\(route)", "error": "\(outcome)"]
+            )
+        }
+    }
+
+    private func metadata(_ record: OutboxRecord, _ report: DeliveryReport, attempt: Int) -> Logger.Metadata {
+        var details: Logger.Metadata = [
+            "route": "\(route)",
+            "outbox_id": "\(record.id)",
+            "kind": "\(record.message.kind.rawValue)",
+            "status": "\(report.statusLabel)",
+            "duration_ms": "\(report.duration.milliseconds)",
+            "attempt": "\(attempt)",
+        ]
+        if let dedupKey = record.message.dedupKey { details["dedup_key"] = "\(dedupKey)" }
+        return details
+    }
+
+    static func describe(_ outcome: DeliveryOutcome) -> String {
+        switch outcome {
+        case .accepted: "accepted"
+        case .rejected(let reason): "rejected: \(reason)"
+        case .rateLimited(let retryAfter): "rate limited (429)" + (retryAfter.map { ", Retry-After \($0.milliseconds / 1000) s" } ?? "")
+        case .serverError(let status, let reason): "server error \(status): \(reason)"
+        case .unexpectedStatus(let status, let reason): "unexpected status \(status): \(reason)"
+        case .timeout(let reason): "timeout: \(reason)"
+        case .network(let reason): "network error: \(reason)"
+        }
+    }
+}
+
+/// An outbox body decoded back into the event it stores.
+enum StoredEvent {
+    case alert(AlertEvent)
+    case change(ChangeEvent)
+    case unreadable(String)
+
+    static func decode(_ message: OutboxMessage) -> StoredEvent {
+        let decoder = JSONDecoder()
+        do {
+            switch message.kind {
+            case .change: return .change(try decoder.decode(ChangeEvent.self, from: message.body))
+            case .trigger, .acknowledge, .resolve: return .alert(try decoder.decode(AlertEvent.self, from: message.body))
+            }
+        } catch {
+            return .unreadable("the stored event cannot be read: \(error)")
+        }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,180 @@
+import AlertmanagerModels
+import Foundation
+import PagerDutyEvents
+
+/// Why an alert cannot become an event.
+public struct AlertMappingError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var reason: String
+
+    public init(reason: String) {
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}
+
+/// The dedup_key of an alert: its fingerprint, or when the sender gave none, the Prometheus fingerprint of its
+/// labels. Deterministic, so losing the ledger never strands an incident.
+public enum DedupKey {
+    /// The dedup_key for `alert`; throws when the alert has neither a fingerprint nor labels.
+    public static func of(_ alert: Alert) throws(AlertMappingError) -> String {
+        if let fingerprint = alert.fingerprint, !fingerprint.isEmpty {
+            return fingerprint
+        }
+        guard !alert.labels.isEmpty else {
+            throw AlertMappingError(reason: "an alert needs a fingerprint or at least one label")
+        }
+        return LabelSetFingerprint.of(alert.labels)
+    }
+}
+
+/// Turns an Alertmanager alert into a PagerDuty alert event (without its routing key, which the dispatcher adds).
+///
+/// - summary: the `summary` annotation, else `description`, else the alert name and its identifying labels;
+///   cut to 1,024 characters.
+/// - severity: from the `severity` label through ``SeverityMapping``.
+/// - source: the `instance` label, else `job`, else the host of the generator URL, else `alertmanager`.
+/// - component, group, class: the labels of those names, else `service`/`container`, `namespace`/`cluster`,
+///   and the alert name.
+/// - custom_details: labels, annotations, status, startsAt, endsAt, generatorURL, fingerprint, receiver.
+/// - links: the generator URL, the `runbook_url` annotation and dashboard annotations; images from an https
+///   `image_url` annotation. client and client_url name the sending Alertmanager.
+public struct EventMapper: Sendable {
+    /// Annotations that become links, with the text shown for each.
+    public static let linkAnnotations: [(annotation: String, text: String)] = [
+        ("runbook_url", "Runbook"),
+        ("runbook", "Runbook"),
+        ("dashboard_url", "Dashboard"),
+        ("dashboard", "Dashboard"),
+        ("grafana_url", "Dashboard"),
+    ]
+
+    public var severityMapping: SeverityMapping
+    /// The `client` field of trigger events.
+    public var clientName: String
+
+    public init(severityMapping: SeverityMapping = SeverityMapping(), clientName: String = "Alertmanager") {
+        self.severityMapping = severityMapping
+        self.clientName = clientName
+    }
+
+    /// The event for `action` on `alert`, which arrived in `message`.
+    public func event(
+        for alert: Alert,
+        action: EventAction,
+        in message: WebhookMessage,
+        dedupKey: String
+    ) -> AlertEvent {
+        let labels = alert.labels
+        let severity = severityMapping.severity(for: labels)
+        let payload = AlertPayload(
+            summary: summary(of: alert),
+            source: source(of: alert, message: message),
+            severity: severity,
+            timestamp: alert.startsAt.map(RFC3339.format),
+            component: labels.firstValue(of: ["component", "service", "container"]),
+            group: labels.firstValue(of: ["group", "namespace", "cluster"]),
+            class: labels.firstValue(of: ["class", "alertname"]),
+            customDetails: customDetails(of: alert, message: message, dedupKey: dedupKey)
+        )
+        let isTrigger = action == .trigger
+        let event = AlertEvent(
+            routingKey: "",
+            eventAction: action,
+            dedupKey: dedupKey,
+            payload: payload,
+            client: isTrigger ? clientName : nil,
+            clientURL: isTrigger ? message.externalURL.flatMap(Self.webURL) : nil,
+            links: links(of: alert),
+            images: images(of: alert)
+        )
+        return event.fittedToLimits()
+    }
+
+    /// The summary line of an alert.
+    public func summary(of alert: Alert) -> String {
+        let text: String
+        if let summary = alert.annotations["summary"].nonBlank {
+            text = summary
+        } else if let description = alert.annotations["description"].nonBlank {
+            text = description
+        } else {
+            let name = alert.labels["alertname"].nonBlank ?? "Alert"
+            let identifying = alert.labels
+                .filter { $0.key != "alertname" && $0.key != severityMapping.label }
+                .sorted { $0.key < $1.key }
+                .map { "\($0.key)=\($0.value)" }
+            text = identifying.isEmpty ? name : "\(name) (\(identifying.joined(separator: ", ")))"
+        }
+        return text.truncated(toCharacters: EventLimits.summaryMaxCharacters)
+    }
+
+    private func source(of alert: Alert, message: WebhookMessage) -> String {
+        if let source = alert.labels.firstValue(of: ["instance", "job"]) { return source }
+        if let host = alert.generatorURL.flatMap({ URLComponents(string: $0)?.host }), !host.isEmpty { return host }
+        return "alertmanager"
+    }
+
+    private func customDetails(of alert: Alert, message: WebhookMessage, dedupKey: String) -> JSONValue {
+        var details: [String: JSONValue] = [
+            "labels": .object(alert.labels.mapValues(JSONValue.string)),
+            "annotations": .object(alert.annotations.mapValues(JSONValue.string)),
+            "status": .string(alert.status.rawValue),
+            "fingerprint": .string(dedupKey),
+        ]
+        if let startsAt = alert.startsAt { details["startsAt"] = .string(RFC3339.format(startsAt)) }
+        if let endsAt = alert.endsAt { details["endsAt"] = .string(RFC3339.format(endsAt)) }
+        if let url = alert.generatorURL.nonBlank { details["generatorURL"] = .string(url) }
+        if let receiver = message.receiver.nonBlank { details["receiver"] = .string(receiver) }
+        return .object(details)
+    }
+
+    private func links(of alert: Alert) -> [Link]? {
+        var links: [Link] = []
+        var seen: Set<String> = []
+        func add(_ href: String?, _ text: String) {
+            guard let href = href.flatMap(Self.webURL), seen.insert(href).inserted else { return }
+            links.append(Link(href: href, text: text))
+        }
+        add(alert.generatorURL, "Source")
+        for (annotation, text) in Self.linkAnnotations {
+            add(alert.annotations[annotation], text)
+        }
+        return links.isEmpty ? nil : links
+    }
+
+    private func images(of alert: Alert) -> [Image]? {
+        guard let source = alert.annotations["image_url"].flatMap(Self.webURL), source.hasPrefix("https://") else {
+            return nil
+        }
+        return [Image(src: source, alt: alert.labels["alertname"])]
+    }
+
+    /// `text` when it is an absolute http(s) URL.
+    static func webURL(_ text: String) -> String? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard let components = URLComponents(string: trimmed),
+            let scheme = components.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = components.host, !host.isEmpty
+        else { return nil }
+        return trimmed
+    }
+}
+
+extension Dictionary where Key == String, Value == String {
+    /// The first non-blank value among `keys`.
+    fileprivate func firstValue(of keys: [String]) -> String? {
+        for key in keys {
+            if let value = self[key].nonBlank { return value }
+        }
+        return nil
+    }
+}
+
+extension Optional where Wrapped == String {
+    /// The string when it has something besides white space.
+    fileprivate var nonBlank: String? {
+        guard let value = self, !value.allSatisfy(\.isWhitespace) else { return nil }
+        return value
+    }
+}

@@ -1,0 +1,134 @@
+import CoreMetrics
+import Metrics
+import PagerDutyEvents
+import Synchronization
+
+/// The eight `pagerduty_*` metrics of the design, plus the publisher's own gauges.
+///
+/// Every `routing_key` label carries a route name, never a key. Metric objects are created once per label set
+/// and reused.
+public final class PublisherMetrics: Sendable {
+    /// The metric names, as exposed.
+    public enum Name {
+        public static let eventsTriggered = "pagerduty_events_triggered_total"
+        public static let eventsAcknowledged = "pagerduty_events_acknowledged_total"
+        public static let eventsResolved = "pagerduty_events_resolved_total"
+        public static let changeEvents = "pagerduty_change_events_total"
+        public static let apiRequests = "pagerduty_api_requests_total"
+        public static let apiErrors = "pagerduty_api_errors_total"
+        public static let apiDuration = "pagerduty_api_duration_seconds"
+        public static let rateLimitHits = "pagerduty_rate_limit_hits_total"
+        public static let queueDepth = "pagerduty_publisher_queue_depth"
+        public static let oldestPendingAge = "pagerduty_publisher_oldest_pending_age_seconds"
+        public static let deadLetters = "pagerduty_publisher_dead_letters"
+        public static let ledgerEntries = "pagerduty_publisher_ledger_entries"
+    }
+
+    /// The `error_type` values of `pagerduty_api_errors_total`.
+    public static let errorTypes = ["client_error", "rate_limited", "server_error", "unexpected_status", "timeout", "network"]
+
+    private struct Key: Hashable {
+        var name: String
+        var dimensions: [String]
+    }
+
+    private let factory: any MetricsFactory
+    private let counters = Mutex<[Key: Counter]>([:])
+    private let timers = Mutex<[Key: Timer]>([:])
+    private let queueDepthGauge: Gauge
+    private let oldestPendingAgeGauge: Gauge
+    private let deadLettersGauge: Gauge
+    private let ledgerEntriesGauge: Gauge
+
+    /// Creates the metrics with `factory`, pre-registering series for `routes` so every metric is visible
+    /// from the first scrape.
+    public init(factory: any MetricsFactory, routes: [String]) {
+        self.factory = factory
+        self.queueDepthGauge = Gauge(label: Name.queueDepth, dimensions: [], factory: factory)
+        self.oldestPendingAgeGauge = Gauge(label: Name.oldestPendingAge, dimensions: [], factory: factory)
+        self.deadLettersGauge = Gauge(label: Name.deadLetters, dimensions: [], factory: factory)
+        self.ledgerEntriesGauge = Gauge(label: Name.ledgerEntries, dimensions: [], factory: factory)
+        for route in routes {
+            for severity in Severity.allCases {
+                _ = counter(Name.eventsTriggered, [("routing_key", route), ("severity", severity.rawValue)])
+            }
+            _ = counter(Name.eventsAcknowledged, [("routing_key", route)])
+            _ = counter(Name.eventsResolved, [("routing_key", route)])
+            _ = counter(Name.changeEvents, [("routing_key", route)])
+            _ = counter(Name.rateLimitHits, [("routing_key", route)])
+        }
+        for endpoint in EventsEndpoint.allCases {
+            _ = counter(Name.apiRequests, [("endpoint", endpoint.rawValue), ("status", "202")])
+            _ = timer(Name.apiDuration, [("endpoint", endpoint.rawValue)])
+        }
+        for errorType in Self.errorTypes {
+            _ = counter(Name.apiErrors, [("error_type", errorType)])
+        }
+        queueDepthGauge.record(0)
+        oldestPendingAgeGauge.record(0)
+        deadLettersGauge.record(0)
+        ledgerEntriesGauge.record(0)
+    }
+
+    /// Counts one finished Events API request: requests by status, errors by type, and its duration.
+    public func recordRequest(_ report: DeliveryReport) {
+        let endpoint = report.endpoint.rawValue
+        counter(Name.apiRequests, [("endpoint", endpoint), ("status", report.statusLabel)]).increment()
+        timer(Name.apiDuration, [("endpoint", endpoint)]).record(duration: report.duration)
+        if let errorType = report.outcome.errorType {
+            counter(Name.apiErrors, [("error_type", errorType)]).increment()
+        }
+    }
+
+    /// Counts an event PagerDuty accepted.
+    public func recordDelivered(kind: OutboxKind, route: String, severity: Severity?) {
+        switch kind {
+        case .trigger:
+            let severity = (severity ?? .error).rawValue
+            counter(Name.eventsTriggered, [("routing_key", route), ("severity", severity)]).increment()
+        case .acknowledge:
+            counter(Name.eventsAcknowledged, [("routing_key", route)]).increment()
+        case .resolve:
+            counter(Name.eventsResolved, [("routing_key", route)]).increment()
+        case .change:
+            counter(Name.changeEvents, [("routing_key", route)]).increment()
+        }
+    }
+
+    /// Counts a 429 answer on `route`.
+    public func recordRateLimitHit(route: String) {
+        counter(Name.rateLimitHits, [("routing_key", route)]).increment()
+    }
+
+    /// Updates the queue gauges.
+    public func recordQueue(_ stats: QueueStats, oldestPendingAgeSeconds: Double) {
+        queueDepthGauge.record(stats.pending)
+        oldestPendingAgeGauge.record(oldestPendingAgeSeconds)
+        deadLettersGauge.record(stats.deadLetters)
+    }
+
+    /// Updates the ledger size gauge.
+    public func recordLedgerSize(_ entries: Int) {
+        ledgerEntriesGauge.record(entries)
+    }
+
+    private func counter(_ name: String, _ dimensions: [(String, String)]) -> Counter {
+        let key = Key(name: name, dimensions: dimensions.flatMap { [$0.0, $0.1] })
+        return counters.withLock { counters in
+            if let existing = counters[key] { return existing }
+            let counter = Counter(label: name, dimensions: dimensions, factory: factory)
+            counters[key] = counter
+            return counter
+        }
+    }
+
+    private func timer(_ name: String, _ dimensions: [(String, String)]) -> Timer {
+        let key = Key(name: name, dimensions: dimensions.flatMap { [$0.0, $0.1] })
+        return timers.withLock { timers in
+            if let existing = timers[key] { return existing }
+            let timer = Timer(label: name, dimensions: dimensions, factory: factory)
+            timers[key] = timer
+            return timer
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import Logging
+import PagerDutyEvents
+import Prometheus
+import PublisherCore
+import Testing
+
+/// A dispatcher wired to an in-memory store, a scripted transport and a manual clock.
+struct DispatcherHarness {
+    static let keyA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    static let keyB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+    let store = InMemoryStore()
+    let transport = ScriptedTransport()
+    let clock = ManualClock()
+    let signal = WorkSignal()
+    let registry = PrometheusCollectorRegistry()
+    let routes = RouteTable(routes: [Route(name: "default", routingKey: keyA), Route(name: "other", routingKey: keyB)])
+    let metrics: PublisherMetrics
+    let dispatcher: Dispatcher
+
+    init(rateLimit: Int = 120) throws {
+        metrics = PublisherMetrics(factory: PrometheusMetricsFactory(registry: registry), routes: ["default", "other"])
+        dispatcher = Dispatcher(
+            store: store,
+            routes: routes,
+            client: try EventsAPIClient(baseURL: "http://127.0.0.1:9", transport: transport),
+            configuration: DispatcherConfiguration(
+                rateLimitPerMinute: rateLimit,
+                retryPolicy: RetryPolicy(initialDelay: .seconds(1), maximumDelay: .seconds(8), jitter: 0),
+                idlePollInterval: .seconds(5)
+            ),
+            clock: clock,
+            signal: signal,
+            metrics: metrics,
+            logger: Logger(label: "test")
+        )
+    }
+
+    /// Queues an alert event for `route`.
+    func enqueue(_ action: EventAction, _ dedupKey: String, route: String = "default", severity: Severity = .critical) async throws {
+        let event = AlertEvent(
+            routingKey: "", eventAction: action, dedupKey: dedupKey,
+            payload: AlertPayload(summary: "disk \(dedupKey)", source: "host", severity: severity)
+        )
+        let message = OutboxMessage(
+            route: route, kind: OutboxKind(action), dedupKey: dedupKey, severity: action == .trigger ? severity : nil,
+            body: Data(try EventEncoding.encode(event)), createdAt: clock.now
+        )
+        try await store.commit(ledger: [], outbox: [message])
+        signal.notify(route: route)
+    }
+
+    func start() -> Task<Void, any Error> {
+        Task { try await dispatcher.run() }
+    }
+
+    /// Advances the manual clock from sleep to sleep until `condition` holds (at most `steps` times).
+    func drive(until what: String, steps: Int = 50, _ condition: @Sendable () -> Bool) async throws {
+        for _ in 0..<steps {
+            if condition() { return }
+            try await eventually("a lane to wait (\(what))") { clock.sleeperCount > 0 || condition() }
+            if condition() { return }
+            // Let a lane that just woke reach its next wait before moving time again.
+            if let next = clock.nextDeadline { clock.advance(by: max(next, .milliseconds(1))) }
+        }
+        if !condition() { throw WaitTimeout(what: what) }
+    }
+
+    var metricsText: String { registry.emitToString() }
+}
+
+@Suite("Dispatcher")
+struct DispatcherTests {
+    @Test func deliversInOrderWithTheRoutesKey() async throws {
+        let harness = try DispatcherHarness()
+        try await harness.enqueue(.trigger, "a")
+        try await harness.enqueue(.trigger, "b")
+        try await harness.enqueue(.resolve, "a")
+        let task = harness.start()
+        defer { task.cancel() }
+        try await eventually("three deliveries") { harness.store.outbox.isEmpty }
+        let sent = harness.transport.requests
+        #expect(sent.map { $0.json["dedup_key"] as? String } == ["a", "b", "a"])
+        #expect(sent.map { $0.json["event_action"] as? String } == ["trigger", "trigger", "resolve"])
+        #expect(sent.allSatisfy { $0.json["routing_key"] as? String == DispatcherHarness.keyA })
+        #expect(sent.allSatisfy { $0.url == "http://127.0.0.1:9/v2/enqueue" })
+        let text = harness.metricsText
+        #expect(text.contains(#"pagerduty_events_triggered_total{routing_key="default",severity="critical"} 2"#))
+        #expect(text.contains(#"pagerduty_events_resolved_total{routing_key="default"} 1"#))
+        #expect(text.contains(#"pagerduty_api_requests_total{endpoint="enqueue",status="202"} 3"#))
+        #expect(!text.contains(DispatcherHarness.keyA))
+    }
+
+    @Test func serverErrorsAndTimeoutsBackOffThenDeliverInOrder() async throws {
+        let harness = try DispatcherHarness()
+        harness.transport.enqueue([
+            .status(503, body: "unavailable"),
+            .status(500, body: "oops"),
+            .failure(TransportError(kind: .timeout, reason: "operation timed out")),
+        ])
+        try await harness.enqueue(.trigger, "a")
+        try await harness.enqueue(.resolve, "a")
+        let task = harness.start()
+        defer { task.cancel() }
+        try await eventually("the first attempt to fail and back off") { harness.clock.sleeperCount > 0 && harness.transport.requests.count == 1 }
+        #expect(harness.clock.nextDeadline == .seconds(1), "first retry after the initial delay")
+        #expect(harness.store.outbox.first?.attempts == 1)
+        try await harness.drive(until: "both delivered") { harness.store.outbox.isEmpty }
+        let actions = harness.transport.requests.map { $0.json["event_action"] as? String }
+        #expect(actions == ["trigger", "trigger", "trigger", "trigger", "resolve"], "the resolve never overtakes its trigger")
+        let text = harness.metricsText
+        #expect(text.contains(#"pagerduty_api_errors_total{error_type="server_error"} 2"#))
+        #expect(text.contains(#"pagerduty_api_errors_total{error_type="timeout"} 1"#))
+    }
+
+    @Test func aRefusedEventBecomesADeadLetterAndTheLaneGoesOn() async throws {
+        let harness = try DispatcherHarness()
+        harness.transport.enqueue([
+            .status(400, body: #"{"status":"invalid event","message":"Event object is invalid","errors":["Length of 'summary' is incorrect"]}"#)
+        ])
+        try await harness.enqueue(.trigger, "bad")
+        try await harness.enqueue(.trigger, "good")
+        let task = harness.start()
+        defer { task.cancel() }
+        try await eventually("the outbox to drain") { harness.store.outbox.isEmpty }
+        let dead = harness.store.deadLetterList
+        #expect(dead.map(\.message.dedupKey) == ["bad"])
+        #expect(dead.first?.reason.contains("summary") == true)
+        #expect(harness.transport.requests.count == 2, "a 400 is never retried")
+        #expect(harness.metricsText.contains(#"pagerduty_api_errors_total{error_type="client_error"} 1"#))
+    }
+
+    @Test func a429PausesTheLaneForRetryAfter() async throws {
+        let harness = try DispatcherHarness()
+        harness.transport.enqueue([.status(429, body: "", headers: ["retry-after": "30"])])
+        try await harness.enqueue(.trigger, "a")
+        let task = harness.start()
+        defer { task.cancel() }
+        try await eventually("the 429 pause") { harness.clock.sleeperCount > 0 && harness.transport.requests.count == 1 }
+        #expect(harness.clock.nextDeadline == .seconds(30))
+        harness.clock.advance(by: .seconds(29))
+        #expect(harness.transport.requests.count == 1)
+        harness.clock.advance(by: .seconds(1))
+        try await eventually("delivery after the pause") { harness.store.outbox.isEmpty }
+        #expect(harness.metricsText.contains(#"pagerduty_rate_limit_hits_total{routing_key="default"} 1"#))
+    }
+
+    @Test func theLimiterHoldsALaneAtItsBudget() async throws {
+        let harness = try DispatcherHarness(rateLimit: 5)
+        for index in 0..<8 { try await harness.enqueue(.trigger, "k\(index)") }
+        let task = harness.start()
+        defer { task.cancel() }
+        try await eventually("the budget to run out") { harness.transport.requests.count == 5 && harness.clock.sleeperCount > 0 }
+        #expect(harness.clock.nextDeadline == .seconds(60))
+        harness.clock.advance(by: .seconds(59))
+        #expect(harness.transport.requests.count == 5)
+        try await harness.drive(until: "all delivered") { harness.store.outbox.isEmpty }
+        #expect(harness.transport.requests.count == 8)
+    }
+
+    @Test func aFailingLaneNeverDelaysAnother() async throws {
+        let harness = try DispatcherHarness()
+        harness.transport.setFallback(.status(503, body: "down"), forRoutingKey: DispatcherHarness.keyA)
+        try await harness.enqueue(.trigger, "stuck", route: "default")
+        try await harness.enqueue(.trigger, "fine-1", route: "other")
+        try await harness.enqueue(.trigger, "fine-2", route: "other")
+        let task = harness.start()
+        defer { task.cancel() }
+        try await eventually("the healthy lane to drain") { harness.store.outbox.map(\.message.route) == ["default"] }
+        #expect(harness.store.outbox.first?.message.dedupKey == "stuck")
+    }
+
+    @Test func anEventForARemovedRouteIsDeadLettered() async throws {
+        let harness = try DispatcherHarness()
+        try await harness.enqueue(.trigger, "orphan", route: "gone")
+        let task = harness.start()
+        defer { task.cancel() }
+        try await eventually("the orphan to be dead-lettered") { !harness.store.deadLetterList.isEmpty }
+        #expect(harness.store.deadLetterList.first?.reason == #"route "gone" is no longer configured"#)
+        #expect(harness.transport.requests.isEmpty)
+    }
+
+    @Test func stoppingLeavesUndeliveredEventsQueued() async throws {
+        let harness = try DispatcherHarness()
+        harness.transport.setFallback(.status(503, body: "down"))
+        try await harness.enqueue(.trigger, "a")
+        try await harness.enqueue(.resolve, "a")
+        let task = harness.start()
+        try await eventually("a retry wait") { harness.clock.sleeperCount > 0 && harness.transport.requests.count == 1 }
+        task.cancel()
+        _ = await task.result
+        #expect(harness.store.outbox.map(\.message.dedupKey) == ["a", "a"])
+        #expect(harness.store.deadLetterList.isEmpty)
+    }
+
+    @Test func newWorkWakesAnIdleLaneWithoutWaitingForThePoll() async throws {
+        let harness = try DispatcherHarness()
+        let task = harness.start()
+        defer { task.cancel() }
+        try await eventually("idle lanes") { harness.clock.sleeperCount >= 2 }
+        try await harness.enqueue(.trigger, "late")
+        try await eventually("delivery without moving the clock") { harness.store.outbox.isEmpty }
+        #expect(harness.transport.requests.count == 1)
+    }
+}

@@ -1,0 +1,220 @@
+import Foundation
+import PagerDutyEvents
+import PublisherCore
+import Synchronization
+
+/// A clock the test moves by hand. Sleepers wake when the test advances past their deadline.
+final class ManualClock: PublisherClock {
+    private struct Sleeper {
+        var id: Int
+        var deadline: Duration
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var now = Date(timeIntervalSince1970: 1_800_000_000)
+        var uptime = Duration.seconds(1000)
+        var sleepers: [Sleeper] = []
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
+
+    var now: Date { state.withLock { $0.now } }
+    var uptime: Duration { state.withLock { $0.uptime } }
+
+    /// Sleepers waiting now.
+    var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+
+    func sleep(for duration: Duration) async throws {
+        guard duration > .zero else { return }
+        let id = state.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let cancelled = state.withLock { state -> Bool in
+                    if Task.isCancelled { return true }
+                    state.sleepers.append(Sleeper(id: id, deadline: state.uptime + duration, continuation: continuation))
+                    return false
+                }
+                if cancelled { continuation.resume(throwing: CancellationError()) }
+            }
+        } onCancel: {
+            let sleeper = state.withLock { state -> Sleeper? in
+                guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.sleepers.remove(at: index)
+            }
+            sleeper?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Moves both clocks forward and wakes every sleeper whose deadline passed.
+    func advance(by duration: Duration) {
+        let due = state.withLock { state -> [Sleeper] in
+            state.uptime += duration
+            state.now = state.now.addingTimeInterval(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+            let due = state.sleepers.filter { $0.deadline <= state.uptime }
+            state.sleepers.removeAll { $0.deadline <= state.uptime }
+            return due
+        }
+        for sleeper in due { sleeper.continuation.resume() }
+    }
+
+    /// The earliest deadline among sleepers, relative to now.
+    var nextDeadline: Duration? {
+        state.withLock { state in state.sleepers.map { $0.deadline - state.uptime }.min() }
+    }
+}
+
+/// Waits (bounded) until `condition` holds, yielding to other tasks; fails the wait after `limit`.
+func eventually(
+    _ what: String,
+    limit: Duration = .seconds(10),
+    _ condition: @Sendable () async -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + limit
+    while !(await condition()) {
+        guard ContinuousClock.now < deadline else { throw WaitTimeout(what: what) }
+        try await Task.sleep(for: .milliseconds(2))
+    }
+}
+
+struct WaitTimeout: Error, CustomStringConvertible {
+    var what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+/// A PublisherStore in memory, with an optional failure switch.
+final class InMemoryStore: PublisherStore {
+    struct State {
+        var ledger: [LedgerKey: LedgerEntry] = [:]
+        var outbox: [OutboxRecord] = []
+        var deadLetters: [DeadLetter] = []
+        var nextID: Int64 = 1
+        var failWrites = false
+        var commits = 0
+    }
+
+    let state = Mutex(State())
+
+    var outbox: [OutboxRecord] { state.withLock { $0.outbox } }
+    var deadLetterList: [DeadLetter] { state.withLock { $0.deadLetters } }
+    var ledgerEntries: [LedgerEntry] { state.withLock { Array($0.ledger.values) } }
+    var commits: Int { state.withLock { $0.commits } }
+
+    func setFailWrites(_ fail: Bool) { state.withLock { $0.failWrites = fail } }
+
+    func loadLedger(seenSince date: Date) async throws -> [LedgerEntry] {
+        state.withLock { $0.ledger.values.filter { $0.lastSeen >= date } }
+    }
+
+    @discardableResult
+    func commit(ledger: [LedgerEntry], outbox: [OutboxMessage]) async throws -> [Int64] {
+        try state.withLock { state in
+            if state.failWrites { throw StoreError(reason: "disk full (test)") }
+            state.commits += 1
+            for entry in ledger { state.ledger[LedgerKey(route: entry.route, dedupKey: entry.dedupKey)] = entry }
+            return outbox.map { message in
+                let id = state.nextID
+                state.nextID += 1
+                state.outbox.append(OutboxRecord(id: id, message: message))
+                return id
+            }
+        }
+    }
+
+    func routesWithPendingMessages() async throws -> [String] {
+        state.withLock { Array(Set($0.outbox.map(\.message.route))).sorted() }
+    }
+
+    func pendingMessages(route: String, limit: Int) async throws -> [OutboxRecord] {
+        state.withLock { Array($0.outbox.filter { $0.message.route == route }.prefix(limit)) }
+    }
+
+    func markDelivered(id: Int64) async throws {
+        state.withLock { $0.outbox.removeAll { $0.id == id } }
+    }
+
+    func recordFailedAttempt(id: Int64, error: String) async throws {
+        state.withLock { state in
+            guard let index = state.outbox.firstIndex(where: { $0.id == id }) else { return }
+            state.outbox[index].attempts += 1
+            state.outbox[index].lastError = error
+        }
+    }
+
+    func moveToDeadLetters(id: Int64, reason: String, at date: Date) async throws {
+        state.withLock { state in
+            guard let index = state.outbox.firstIndex(where: { $0.id == id }) else { return }
+            let record = state.outbox.remove(at: index)
+            state.deadLetters.append(DeadLetter(id: id, message: record.message, attempts: record.attempts, reason: reason, failedAt: date))
+        }
+    }
+
+    func deadLetters(limit: Int) async throws -> [DeadLetter] {
+        state.withLock { Array($0.deadLetters.reversed().prefix(limit)) }
+    }
+
+    func queueStats() async throws -> QueueStats {
+        state.withLock { QueueStats(pending: $0.outbox.count, oldestPendingCreatedAt: $0.outbox.map(\.message.createdAt).min(), deadLetters: $0.deadLetters.count) }
+    }
+
+    func expireLedger(seenBefore date: Date) async throws -> Int {
+        state.withLock { state in
+            let before = state.ledger.count
+            state.ledger = state.ledger.filter { $0.value.lastSeen >= date }
+            return before - state.ledger.count
+        }
+    }
+
+    func checkWritable() async throws {
+        if state.withLock({ $0.failWrites }) { throw StoreError(reason: "read-only (test)") }
+    }
+}
+
+/// An HTTP transport that answers from a script and records every request.
+final class ScriptedTransport: HTTPTransport {
+    enum Answer: Sendable {
+        case status(Int, body: String = "", headers: [String: String] = [:])
+        case failure(TransportError)
+    }
+
+    struct Request: Sendable {
+        var url: String
+        var body: [UInt8]
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
+    }
+
+    private struct State {
+        var script: [Answer] = []
+        var fallback: Answer = .status(202, body: #"{"status":"success","message":"Event processed"}"#)
+        var requests: [Request] = []
+        var fallbackByRoutingKey: [String: Answer] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    var requests: [Request] { state.withLock { $0.requests } }
+
+    func enqueue(_ answers: [Answer]) { state.withLock { $0.script.append(contentsOf: answers) } }
+    func setFallback(_ answer: Answer) { state.withLock { $0.fallback = answer } }
+    func setFallback(_ answer: Answer, forRoutingKey key: String) { state.withLock { $0.fallbackByRoutingKey[key] = answer } }
+
+    func post(url: String, headers: [(String, String)], body: [UInt8]) async throws(TransportError) -> HTTPResponse {
+        let answer = state.withLock { state -> Answer in
+            let request = Request(url: url, body: body)
+            state.requests.append(request)
+            if !state.script.isEmpty { return state.script.removeFirst() }
+            let key = request.json["routing_key"] as? String ?? ""
+            return state.fallbackByRoutingKey[key] ?? state.fallback
+        }
+        switch answer {
+        case .status(let status, let body, let headers):
+            return HTTPResponse(status: status, headers: headers, body: Array(body.utf8))
+        case .failure(let error):
+            throw error
+        }
+    }
+}

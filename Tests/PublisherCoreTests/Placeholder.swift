@@ -1,5 +1,0 @@
-import Testing
-
-@Test func publisherCoreBuilds() {
-    #expect(Bool(true))
-}
