@@ -145,7 +145,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["PagerDutyPublisher", "PublisherTestSupport", "PagerDutyEvents"],
+            dependencies: ["PagerDutyPublisher", "PublisherTestSupport", "PagerDutyEvents", "AlertmanagerModels"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -63,7 +63,7 @@ public enum RFC3339 {
 
     /// Formats `date` as `2024-05-01T12:00:00.123Z` (UTC, millisecond precision).
     public static func format(_ date: Date) -> String {
-        let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let milliseconds = Int((date.timeIntervalSince1970 * 1000).rounded())
         let totalSeconds = Int((Double(milliseconds) / 1000).rounded(.down))
         let millis = milliseconds - totalSeconds * 1000
         var days = totalSeconds / 86_400

@@ -1,5 +1,0 @@
-import Testing
-
-@Test func alertmanagerModelsBuilds() {
-    #expect(Bool(true))
-}

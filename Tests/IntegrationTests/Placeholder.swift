@@ -1,5 +1,0 @@
-import Testing
-
-@Test func integrationBuilds() {
-    #expect(Bool(true))
-}
