@@ -148,6 +148,22 @@ struct CurlTransportTests {
         #expect(withUnsafeCurrentTask { $0 != nil })  // the contrast: this test body does run in a task
     }
 
+    @Test func oneWorkerReusesItsConnection() async throws {
+        try await FakePagerDuty.withRunning { fake in
+            let transport = makeTransport(workers: 1)
+            for index in 0..<5 {
+                let response = try await transport.post(
+                    url: fake.baseURL + "/v2/enqueue", headers: jsonHeaders, body: validBody(dedupKey: "reuse-\(index)")
+                )
+                #expect(response.status == 202)
+            }
+            let ports = fake.requests.map(\.clientPort)
+            #expect(ports.count == 5)
+            #expect(ports.first! != nil)
+            #expect(Set(ports).count == 1, "requests came over several connections: \(ports)")
+        }
+    }
+
     @Test func aCancelledRequestIsAbandoned() async throws {
         let fake = try await FakePagerDuty.start()
         defer { Task { await fake.stop() } }

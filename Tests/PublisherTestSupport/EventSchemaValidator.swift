@@ -36,7 +36,7 @@ public struct EventSchemaValidator: Sendable {
     private let document: JSONValue
     private let requestSchemas: [EventsEndpoint: JSONValue]
 
-    /// Loads the official file: from `$PAGERDUTY_EVENTS_OPENAPI`, else `<package root>/../shared/pagerduty/
+    /// Loads the official file: from `$PAGERDUTY_EVENTS_OPENAPI` when set (a wrong path is an error), else `<package root>/../shared/pagerduty/
     /// events-v2.openapi.json`, else the same `shared/…` path below each further ancestor of the package root (so a
     /// git worktree nested one level deeper finds it too).
     /// - Throws: ``OpenAPIFileNotFound`` listing where it looked, or ``OpenAPIFileUnusable``.
@@ -50,7 +50,8 @@ public struct EventSchemaValidator: Sendable {
         let fileManager = FileManager.default
         if let configured = ProcessInfo.processInfo.environment[environmentVariable], !configured.isEmpty {
             if fileManager.fileExists(atPath: configured) { return configured }
-            searched.append("\(environmentVariable)=\(configured) (no such file)")
+            // An explicit setting that is wrong is an error, not a reason to look elsewhere.
+            throw OpenAPIFileNotFound(searchedLocations: ["\(environmentVariable)=\(configured) (no such file)"])
         } else {
             searched.append("\(environmentVariable) (unset)")
         }

@@ -37,6 +37,8 @@ public final class FakePagerDuty: Sendable {
         public var status: Int
         /// Violations of the official request schema; empty when valid (or for unknown paths).
         public var schemaViolations: [String]
+        /// The client's TCP port: requests sharing it came over one (reused) connection.
+        public var clientPort: Int?
 
         /// The `routing_key` of the body, if any.
         public var routingKey: String? { json?.member("routing_key")?.stringValue }
@@ -80,8 +82,8 @@ public final class FakePagerDuty: Sendable {
         var logger = Logger(label: "FakePagerDuty")
         logger.logLevel = .critical  // stopping by cancellation logs a harmless error
         let application = Application(
-            responder: CallbackResponder { (request: Request, _: BasicRequestContext) in
-                try await core.respond(to: request)
+            responder: CallbackResponder { (request: Request, context: FakeRequestContext) in
+                try await core.respond(to: request, clientPort: context.clientPort)
             },
             configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "FakePagerDuty"),
             onServerRunning: { channel in
@@ -103,6 +105,19 @@ public final class FakePagerDuty: Sendable {
         }
         task.cancel()
         throw startupError.withLock { $0 } ?? WaitTimedOut(description: "the fake PagerDuty server stopped before it bound a port")
+    }
+
+    /// Starts a fake, runs `body` with it, and stops it afterwards, also when `body` throws.
+    public static func withRunning<Result>(_ body: (FakePagerDuty) async throws -> Result) async throws -> Result {
+        let fake = try await start()
+        do {
+            let result = try await body(fake)
+            await fake.stop()
+            return result
+        } catch {
+            await fake.stop()
+            throw error
+        }
     }
 
     /// Stops the server and waits until it has closed its port.
@@ -191,7 +206,7 @@ final class FakePagerDutyCore: Sendable {
         self.validator = validator
     }
 
-    func respond(to request: Request) async throws -> Response {
+    func respond(to request: Request, clientPort: Int?) async throws -> Response {
         let buffer = try await request.body.collect(upTo: 16 * 1024 * 1024)
         let body = Array(buffer.readableBytesView)
         var headers: [String: String] = [:]
@@ -216,7 +231,8 @@ final class FakePagerDutyCore: Sendable {
             answer = decide(behaviour, body: body, json: json, violations: violations)
         }
         let received = FakePagerDuty.ReceivedRequest(
-            path: path, headers: headers, body: body, json: json, status: answer.status, schemaViolations: violations
+            path: path, headers: headers, body: body, json: json, status: answer.status, schemaViolations: violations,
+            clientPort: clientPort
         )
         state.withLock { $0.requests.append(received) }
         return answer.response
@@ -298,6 +314,17 @@ struct FakePagerDutyState {
     var admittedTimes: [String: [ContinuousClock.Instant]] = [:]
     var requests: [FakePagerDuty.ReceivedRequest] = []
     var generatedKeys = 0
+}
+
+/// The fake's request context: the basics plus the client's port.
+struct FakeRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let clientPort: Int?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        clientPort = source.channel.remoteAddress?.port
+    }
 }
 
 /// An answer of the fake.
