@@ -14,6 +14,7 @@ public struct EventsURLError: Error, Sendable, Hashable, CustomStringConvertible
         self.reason = reason
     }
 
+    /// The reason.
     public var description: String { reason }
 }
 
@@ -71,6 +72,7 @@ public struct EventsBaseURL: Sendable, Hashable, CustomStringConvertible {
         text + endpoint.path
     }
 
+    /// The base URL text.
     public var description: String { text }
 
     /// The host of `host[:port]` or `[ipv6][:port]`, without brackets; nil when empty or the port is not a number.

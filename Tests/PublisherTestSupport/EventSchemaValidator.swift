@@ -6,6 +6,7 @@ public struct OpenAPIFileNotFound: Error, CustomStringConvertible {
     /// Every place looked at, in order.
     public var searchedLocations: [String]
 
+    /// What was looked for, where, and how to fix it.
     public var description: String {
         "PagerDuty's Events API OpenAPI file (events-v2.openapi.json) was not found. Looked at: "
             + searchedLocations.joined(separator: "; ")
@@ -17,6 +18,7 @@ public struct OpenAPIFileNotFound: Error, CustomStringConvertible {
 public struct OpenAPIFileUnusable: Error, CustomStringConvertible {
     /// What is wrong, and with which file.
     public var reason: String
+    /// The reason.
     public var description: String { reason }
 }
 
