@@ -1,5 +1,0 @@
-import Testing
-
-@Test func pagerDutyEventsBuilds() {
-    #expect(Bool(true))
-}

@@ -1,0 +1,363 @@
+import Foundation
+import Hummingbird
+import Logging
+import PagerDutyEvents
+import Synchronization
+
+/// A fake PagerDuty Events API v2 on 127.0.0.1 (an ephemeral port), for tests.
+///
+/// It answers `POST /v2/enqueue` and `POST /v2/change/enqueue` like PagerDuty: 202 with a `dedup_key` for a valid
+/// event, 400 for a body that violates the official schema (``EventSchemaValidator``), 413 above 512 KB, and, when
+/// ``enforceRateLimit(perMinute:)`` is set, 429 beyond N requests per routing key in any 60 seconds. Scripted
+/// behaviours (``enqueue(_:)``, ``setDefault(_:)``) override that. Every request is recorded.
+public final class FakePagerDuty: Sendable {
+    /// How the fake answers a request.
+    public enum Behaviour: Sendable {
+        /// Act like PagerDuty: validate, apply the rate limit, then answer 202.
+        case accept
+        /// Answer `status` with `body` (as JSON content).
+        case status(Int, body: String)
+        /// Answer 429, with a `Retry-After` header when `retryAfterSeconds` is given.
+        case rateLimited(retryAfterSeconds: Int?)
+        /// Wait, then behave as `then`.
+        indirect case delayed(Duration, then: Behaviour)
+    }
+
+    /// One request the fake received, and what it answered.
+    public struct ReceivedRequest: Sendable {
+        /// The request path, e.g. `/v2/enqueue`.
+        public var path: String
+        /// Header names in lower case.
+        public var headers: [String: String]
+        /// The raw body.
+        public var body: [UInt8]
+        /// The body decoded as JSON, when it is JSON.
+        public var json: JSONValue?
+        /// The status the fake answered.
+        public var status: Int
+        /// Violations of the official request schema; empty when valid (or for unknown paths).
+        public var schemaViolations: [String]
+        /// The client's TCP port: requests sharing it came over one (reused) connection.
+        public var clientPort: Int?
+
+        /// The `routing_key` of the body, if any.
+        public var routingKey: String? { json?.member("routing_key")?.stringValue }
+        /// The `dedup_key` of the body, if any.
+        public var dedupKey: String? { json?.member("dedup_key")?.stringValue }
+        /// The `event_action` of the body, if any.
+        public var eventAction: String? { json?.member("event_action")?.stringValue }
+    }
+
+    /// A bounded wait ran out.
+    public struct WaitTimedOut: Error, CustomStringConvertible {
+        /// What was awaited and what was seen instead.
+        public var description: String
+    }
+
+    /// The base URL to give a client: `http://127.0.0.1:PORT`.
+    public let baseURL: String
+    /// The bound port.
+    public let port: Int
+    private let core: FakePagerDutyCore
+    private let serverTask: Mutex<Task<Void, Never>?>
+
+    private init(port: Int, core: FakePagerDutyCore, serverTask: Task<Void, Never>) {
+        self.port = port
+        self.baseURL = "http://127.0.0.1:\(port)"
+        self.core = core
+        self.serverTask = Mutex(serverTask)
+    }
+
+    deinit {
+        serverTask.withLock { $0?.cancel() }
+    }
+
+    /// Starts a fake on an ephemeral loopback port and returns once it accepts connections.
+    /// - Throws: ``OpenAPIFileNotFound`` when the official schema is missing, or the server's start-up error.
+    public static func start() async throws -> FakePagerDuty {
+        let validator = try EventSchemaValidator.official()
+        let core = FakePagerDutyCore(validator: validator)
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let startupError = Mutex<(any Error)?>(nil)
+        var logger = Logger(label: "FakePagerDuty")
+        logger.logLevel = .critical  // stopping by cancellation logs a harmless error
+        let application = Application(
+            responder: CallbackResponder { (request: Request, context: FakeRequestContext) in
+                try await core.respond(to: request, clientPort: context.clientPort)
+            },
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "FakePagerDuty"),
+            onServerRunning: { channel in
+                portContinuation.yield(channel.localAddress?.port ?? 0)
+            },
+            logger: logger
+        )
+        let task = Task {
+            do {
+                try await application.run()
+            } catch {
+                startupError.withLock { $0 = error }
+            }
+            portContinuation.finish()
+        }
+        for await port in ports where port > 0 {
+            let fake = FakePagerDuty(port: port, core: core, serverTask: task)
+            return fake
+        }
+        task.cancel()
+        throw startupError.withLock { $0 } ?? WaitTimedOut(description: "the fake PagerDuty server stopped before it bound a port")
+    }
+
+    /// Starts a fake, runs `body` with it, and stops it afterwards, also when `body` throws.
+    public static func withRunning<Result>(_ body: (FakePagerDuty) async throws -> Result) async throws -> Result {
+        let fake = try await start()
+        do {
+            let result = try await body(fake)
+            await fake.stop()
+            return result
+        } catch {
+            await fake.stop()
+            throw error
+        }
+    }
+
+    /// Stops the server and waits until it has closed its port.
+    public func stop() async {
+        let task = serverTask.withLock { task -> Task<Void, Never>? in
+            defer { task = nil }
+            return task
+        }
+        task?.cancel()
+        await task?.value
+    }
+
+    /// Sets the behaviour used when no scripted behaviour is queued. Initially ``Behaviour/accept``.
+    public func setDefault(_ behaviour: Behaviour) {
+        core.state.withLock { $0.defaultBehaviour = behaviour }
+    }
+
+    /// Queues behaviours, each used for exactly one request, before the default applies again.
+    public func enqueue(_ behaviours: [Behaviour]) {
+        core.state.withLock { $0.scripted.append(contentsOf: behaviours) }
+    }
+
+    /// Answers 429 to a request when `perMinute` requests with the same routing key were already admitted within
+    /// the last 60 seconds (real time). `nil` turns the limit off.
+    public func enforceRateLimit(perMinute: Int?) {
+        core.state.withLock { $0.rateLimitPerMinute = perMinute }
+    }
+
+    /// Every request answered so far, in the order the answers were decided.
+    public var requests: [ReceivedRequest] {
+        core.state.withLock { $0.requests }
+    }
+
+    /// The requests answered 202.
+    public var accepted: [ReceivedRequest] {
+        requests.filter { $0.status == 202 }
+    }
+
+    /// Waits until at least `count` requests were answered 202, polling every 10 ms.
+    /// - Throws: ``WaitTimedOut`` after `timeout`, saying what was seen.
+    public func waitForAccepted(count: Int, timeout: Duration = .seconds(30)) async throws -> [ReceivedRequest] {
+        try await waitUntil(timeout: timeout, describing: "\(count) accepted requests") { requests in
+            let accepted = requests.filter { $0.status == 202 }
+            return accepted.count >= count ? accepted : nil
+        }
+    }
+
+    /// Waits until at least `count` requests were answered (any status), polling every 10 ms.
+    /// - Throws: ``WaitTimedOut`` after `timeout`, saying what was seen.
+    public func waitForRequests(count: Int, timeout: Duration = .seconds(30)) async throws -> [ReceivedRequest] {
+        try await waitUntil(timeout: timeout, describing: "\(count) requests") { requests in
+            requests.count >= count ? requests : nil
+        }
+    }
+
+    private func waitUntil(
+        timeout: Duration,
+        describing goal: String,
+        _ satisfied: ([ReceivedRequest]) -> [ReceivedRequest]?
+    ) async throws -> [ReceivedRequest] {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while true {
+            let seen = requests
+            if let result = satisfied(seen) { return result }
+            if clock.now >= deadline {
+                let statuses = seen.map { String($0.status) }.joined(separator: ", ")
+                throw WaitTimedOut(description: "waited \(timeout) for \(goal); saw \(seen.count) requests (statuses: [\(statuses)])")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
+
+/// The request handling of ``FakePagerDuty``, shared with the server's handler.
+final class FakePagerDutyCore: Sendable {
+    typealias Behaviour = FakePagerDuty.Behaviour
+
+    private static let window: Duration = .seconds(60)
+    private static let maxBodyBytes = 512 * 1024
+
+    let state = Mutex(FakePagerDutyState())
+    private let validator: EventSchemaValidator
+
+    init(validator: EventSchemaValidator) {
+        self.validator = validator
+    }
+
+    func respond(to request: Request, clientPort: Int?) async throws -> Response {
+        let buffer = try await request.body.collect(upTo: 16 * 1024 * 1024)
+        let body = Array(buffer.readableBytesView)
+        var headers: [String: String] = [:]
+        for field in request.headers {
+            let name = field.name.canonicalName
+            headers[name] = headers[name].map { $0 + ", " + field.value } ?? field.value
+        }
+        let path = request.uri.path
+        let endpoint = EventsEndpoint.allCases.first { $0.path == path }
+        let json = try? JSONDecoder().decode(JSONValue.self, from: Data(body))
+        let violations = endpoint.map { validator.validate(body, for: $0) } ?? []
+
+        var behaviour = nextBehaviour()
+        while case .delayed(let delay, let then) = behaviour {
+            try? await Task.sleep(for: delay)
+            behaviour = then
+        }
+        let answer: FakeAnswer
+        if request.method != .post || endpoint == nil {
+            answer = .json(404, #"{"status":"invalid request","message":"Not found"}"#)
+        } else {
+            answer = decide(behaviour, body: body, json: json, violations: violations)
+        }
+        let received = FakePagerDuty.ReceivedRequest(
+            path: path, headers: headers, body: body, json: json, status: answer.status, schemaViolations: violations,
+            clientPort: clientPort
+        )
+        state.withLock { $0.requests.append(received) }
+        return answer.response
+    }
+
+    private func nextBehaviour() -> Behaviour {
+        state.withLock { state in
+            state.scripted.isEmpty ? state.defaultBehaviour : state.scripted.removeFirst()
+        }
+    }
+
+    private func decide(_ behaviour: Behaviour, body: [UInt8], json: JSONValue?, violations: [String]) -> FakeAnswer {
+        switch behaviour {
+        case .status(let status, let text):
+            return .json(status, text)
+        case .rateLimited(let seconds):
+            return .json(429, #"{"status":"throttle event","message":"Requests for this service are arriving too quickly. Please retry later."}"#,
+                         retryAfter: seconds)
+        case .delayed(_, let then):
+            return decide(then, body: body, json: json, violations: violations)
+        case .accept:
+            if body.count > Self.maxBodyBytes {
+                return .json(413, #"{"status":"invalid event","message":"Request too large"}"#)
+            }
+            if !violations.isEmpty {
+                return .json(400, Self.errorBody(message: "Event object is invalid", errors: violations))
+            }
+            let routingKey = json?.member("routing_key")?.stringValue ?? ""
+            guard admit(routingKey: routingKey) else {
+                return .json(429, #"{"status":"throttle event","message":"Requests for this service are arriving too quickly. Please retry later."}"#,
+                             retryAfter: nil)
+            }
+            let dedupKey = json?.member("dedup_key")?.stringValue ?? generatedDedupKey()
+            return .json(202, Self.successBody(dedupKey: dedupKey))
+        }
+    }
+
+    /// Counts the request against its routing key's 60-second window; false when the window is full.
+    private func admit(routingKey: String) -> Bool {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            guard let limit = state.rateLimitPerMinute else { return true }
+            var times = state.admittedTimes[routingKey, default: []]
+            times.removeAll { now - $0 >= Self.window }
+            guard times.count < limit else {
+                state.admittedTimes[routingKey] = times
+                return false
+            }
+            times.append(now)
+            state.admittedTimes[routingKey] = times
+            return true
+        }
+    }
+
+    private func generatedDedupKey() -> String {
+        let number = state.withLock { state -> Int in
+            state.generatedKeys += 1
+            return state.generatedKeys
+        }
+        return String(format: "fake%028d", number)
+    }
+
+    private static func successBody(dedupKey: String) -> String {
+        let answer: JSONValue = ["status": "success", "message": "Event processed", "dedup_key": .string(dedupKey)]
+        return String(decoding: (try? EventEncoding.encode(answer)) ?? [], as: UTF8.self)
+    }
+
+    private static func errorBody(message: String, errors: [String]) -> String {
+        let answer: JSONValue = ["status": "invalid event", "message": .string(message), "errors": .array(errors.map(JSONValue.string))]
+        return String(decoding: (try? EventEncoding.encode(answer)) ?? [], as: UTF8.self)
+    }
+}
+
+/// The mutable state of a ``FakePagerDuty``.
+struct FakePagerDutyState {
+    var defaultBehaviour: FakePagerDuty.Behaviour = .accept
+    var scripted: [FakePagerDuty.Behaviour] = []
+    var rateLimitPerMinute: Int?
+    var admittedTimes: [String: [ContinuousClock.Instant]] = [:]
+    var requests: [FakePagerDuty.ReceivedRequest] = []
+    var generatedKeys = 0
+}
+
+/// The fake's request context: the basics plus the client's port.
+struct FakeRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let clientPort: Int?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        clientPort = source.channel.remoteAddress?.port
+    }
+}
+
+/// An answer of the fake.
+private struct FakeAnswer {
+    var status: Int
+    var body: String
+    var retryAfter: Int?
+
+    static func json(_ status: Int, _ body: String, retryAfter: Int? = nil) -> FakeAnswer {
+        FakeAnswer(status: status, body: body, retryAfter: retryAfter)
+    }
+
+    var response: Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(
+            status: .init(code: status),
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(string: body))
+        )
+    }
+}
+
+extension JSONValue {
+    /// The member `name` of an object; nil for a missing member or a non-object.
+    func member(_ name: String) -> JSONValue? {
+        if case .object(let members) = self { return members[name] }
+        return nil
+    }
+
+    /// The text of a string value; nil otherwise.
+    var stringValue: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+}
