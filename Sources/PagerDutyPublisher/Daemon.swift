@@ -55,9 +55,9 @@ struct Daemon {
         } else {
             transport = CurlHTTPTransport(
                 configuration: CurlTransportConfiguration(
+                    userAgent: "pagerduty-publisher/\(PublisherVersion.current)",
                     connectTimeout: settings.connectTimeout,
-                    totalTimeout: settings.requestTimeout,
-                    userAgent: "pagerduty-publisher/\(PublisherVersion.current)"
+                    totalTimeout: settings.requestTimeout
                 )
             )
         }

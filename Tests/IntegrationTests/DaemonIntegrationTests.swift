@@ -16,7 +16,7 @@ struct DaemonIntegrationTests {
     }
 
     /// (event_action, dedup_key) of each request, in arrival order.
-    func actions(_ requests: [ReceivedRequest]) -> [(String, String)] {
+    func actions(_ requests: [FakePagerDuty.ReceivedRequest]) -> [(String, String)] {
         requests.compactMap { request in
             guard case .object(let object)? = request.json,
                 case .string(let action)? = object["event_action"],
@@ -26,7 +26,7 @@ struct DaemonIntegrationTests {
         }
     }
 
-    func assertOrderedPerKey(_ requests: [ReceivedRequest]) {
+    func assertOrderedPerKey(_ requests: [FakePagerDuty.ReceivedRequest]) {
         var lastActionByKey: [String: String] = [:]
         for (action, key) in actions(requests) {
             if action == "resolve" {
@@ -54,7 +54,7 @@ struct DaemonIntegrationTests {
         #expect(actions(all).map(\.0) == ["trigger", "trigger", "resolve", "resolve"])
         let instanceByKey = Dictionary(uniqueKeysWithValues: firing.map { ($0.fingerprint, $0.instance) })
         for request in all {
-            #expect(request.violations.isEmpty, "schema violations: \(request.violations)")
+            #expect(request.schemaViolations.isEmpty, "schema violations: \(request.schemaViolations)")
             guard case .object(let object)? = request.json else { continue }
             #expect(object["routing_key"] == .string(DaemonProcess.routingKey))
             if case .object(let payload)? = object["payload"], case .string(let key)? = object["dedup_key"] {
