@@ -156,3 +156,31 @@ struct SecretRedactorTests {
         #expect(redactor.redact("a tok ☁️") == "a [REDACTED] ☁️")
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+@Suite("Standard output sink")
+struct StandardOutputSinkTests {
+    @Test("writes each line followed by a newline to its file descriptor")
+    func writesLines() throws {
+        var descriptors: [Int32] = [0, 0]
+        try #require(pipe(&descriptors) == 0)
+        defer { close(descriptors[0]) }
+        let sink = StandardOutputSink(fileDescriptor: descriptors[1])
+        sink.write(#"{"msg":"one"}"#)
+        sink.write("two ☁️")
+        close(descriptors[1])
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while true {
+            let count = read(descriptors[0], &buffer, buffer.count)
+            if count <= 0 { break }
+            bytes.append(contentsOf: buffer[0..<count])
+        }
+        #expect(String(decoding: bytes, as: UTF8.self) == "{\"msg\":\"one\"}\ntwo ☁️\n")
+    }
+}
