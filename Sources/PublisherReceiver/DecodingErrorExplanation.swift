@@ -50,6 +50,6 @@ enum DecodingErrorExplanation {
         let name = String(describing: type)
         if name.hasPrefix("Dictionary") || name.hasPrefix("[") && name.contains(":") { return "an object" }
         if name.hasPrefix("Array") || name.hasPrefix("[") { return "an array" }
-        return "a value of another type"
+        return "a value of another kind"
     }
 }

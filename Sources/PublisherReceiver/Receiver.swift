@@ -12,6 +12,12 @@ import PublisherCore
 /// | `GET /metrics` | 200, Prometheus text format 0.0.4 |
 ///
 /// Other methods on these paths get 405 with `Allow`; other paths get 404.
+///
+/// Webhook rules: `Content-Type` must be `application/json` (parameters such as `charset` allowed); a request
+/// without `Content-Type` is decoded as JSON, since some senders and proxies drop it. `version` must be `"4"`
+/// or absent. Error bodies are `{"status":"error","error":"<reason>","field":"<JSON path>"}`; `field` is
+/// present for 400s, and `$` names the whole body. The bearer token (when configured) is compared in
+/// constant time, checked before anything else, and never logged or echoed.
 public enum Receiver {
     /// The webhook path for the default route; `/{route}` may follow.
     public static let webhookPath = "/v1/alertmanager"
