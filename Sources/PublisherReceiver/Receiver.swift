@@ -1,0 +1,122 @@
+import Hummingbird
+import Logging
+import PublisherCore
+
+/// The HTTP receiver: Alertmanager webhooks in, health, readiness and metrics out.
+///
+/// | method, path | answer |
+/// |---|---|
+/// | `POST /v1/alertmanager`, `POST /v1/alertmanager/{route}` | 202 once stored; 400, 401, 404, 413, 415, 503 with a JSON error |
+/// | `GET /healthz` | 200 `{"status":"ok"}` |
+/// | `GET /readyz` | 200 or 503 with the list of checks |
+/// | `GET /metrics` | 200, Prometheus text format 0.0.4 |
+///
+/// Other methods on these paths get 405 with `Allow`; other paths get 404.
+///
+/// Webhook rules: `Content-Type` must be `application/json` (parameters such as `charset` allowed); a request
+/// without `Content-Type` is decoded as JSON, since some senders and proxies drop it. `version` must be `"4"`
+/// or absent. Error bodies are `{"status":"error","error":"<reason>","field":"<JSON path>"}`; `field` is
+/// present for 400s, and `$` names the whole body. The bearer token (when configured) is compared in
+/// constant time, checked before anything else, and never logged or echoed.
+public enum Receiver {
+    /// The webhook path for the default route; `/{route}` may follow.
+    public static let webhookPath = "/v1/alertmanager"
+
+    /// Builds the router with every endpoint; use it directly in tests, or through ``makeApplication``.
+    /// - Parameters:
+    ///   - configuration: Token and body limit (host and port are not used here).
+    ///   - ingestor: Stores accepted webhooks; called only for requests that passed every check.
+    ///   - readiness: Answers `/readyz`.
+    ///   - metrics: Produces the `/metrics` text.
+    ///   - logger: Receives one debug line per request, a warning per 4xx and an error per 503.
+    public static func makeRouter(
+        configuration: ReceiverConfiguration,
+        ingestor: any AlertIngesting,
+        readiness: any ReadinessChecking,
+        metrics: @escaping @Sendable () async -> String,
+        logger: Logger
+    ) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestLogMiddleware(logger: logger))
+
+        let webhook = AlertmanagerWebhookEndpoint(
+            ingestor: ingestor,
+            verifier: configuration.authToken.map(BearerTokenVerifier.init(token:)),
+            maxBodyBytes: configuration.maxBodyBytes,
+            logger: logger
+        )
+        router.post(RouterPath(webhookPath)) { request, context in
+            await webhook.respond(to: request, context: context, route: nil)
+        }
+        router.post(RouterPath(webhookPath + "/:route")) { request, context in
+            await webhook.respond(
+                to: request,
+                context: context,
+                route: AlertmanagerWebhookEndpoint.routeName(context)
+            )
+        }
+
+        let operational = OperationalEndpoints(readiness: readiness, metrics: metrics, logger: logger)
+        router.get("/healthz") { _, _ in operational.health() }
+        router.get("/readyz") { _, context in await operational.ready(context: context) }
+        router.get("/metrics") { _, _ in await operational.exposition() }
+
+        MethodNotAllowed.register(on: router, paths: [webhookPath, webhookPath + "/:route"], allowed: .post)
+        MethodNotAllowed.register(on: router, paths: ["/healthz", "/readyz", "/metrics"], allowed: .get)
+        return router
+    }
+
+    /// Builds the Hummingbird application serving ``makeRouter(configuration:ingestor:readiness:metrics:logger:)``
+    /// on `configuration.host`:`configuration.port`.
+    ///
+    /// The application is a swift-service-lifecycle `Service`: run it in a `ServiceGroup`; on graceful
+    /// shutdown it stops accepting connections and finishes the requests in flight.
+    /// - Parameter onServerRunning: Called once the socket is bound, with the bound port (useful with port 0).
+    public static func makeApplication(
+        configuration: ReceiverConfiguration,
+        ingestor: any AlertIngesting,
+        readiness: any ReadinessChecking,
+        metrics: @escaping @Sendable () async -> String,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = makeRouter(
+            configuration: configuration,
+            ingestor: ingestor,
+            readiness: readiness,
+            metrics: metrics,
+            logger: logger
+        )
+        return Application(
+            router: router,
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: configuration.serverName
+            ),
+            onServerRunning: { channel in
+                await onServerRunning(channel.localAddress?.port ?? configuration.port)
+            },
+            logger: logger
+        )
+    }
+}
+
+/// Answers 405 with an `Allow` header for the usual methods a path does not support.
+enum MethodNotAllowed {
+    private static let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete]
+
+    static func register(on router: Router<BasicRequestContext>, paths: [String], allowed: HTTPRequest.Method) {
+        for path in paths {
+            for method in methods where method != allowed {
+                router.on(RouterPath(path), method: method) { _, _ in
+                    var response = ReceiverRejection(
+                        status: .methodNotAllowed,
+                        reason: "method \(method.rawValue) is not allowed here; use \(allowed.rawValue)"
+                    ).response
+                    response.headers[.allow] = allowed.rawValue
+                    return response
+                }
+            }
+        }
+    }
+}

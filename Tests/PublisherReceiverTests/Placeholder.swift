@@ -1,5 +1,0 @@
-import Testing
-
-@Test func publisherReceiverBuilds() {
-    #expect(Bool(true))
-}
