@@ -163,14 +163,17 @@ struct DispatchLane: Sendable {
                 await deadLetter(record, reason: "route \"\(route)\" is no longer configured")
                 return true
             }
+            // A request once started is finished even when the lane is being stopped (bounded by the
+            // request timeout), so PagerDuty's answer is recorded instead of sending the event twice.
+            let client = self.client
             let report: DeliveryReport
             switch StoredEvent.decode(record.message) {
             case .alert(var event):
                 event.routingKey = currentRoute.routingKey
-                report = await client.send(event)
+                report = await Task { await client.send(event) }.value
             case .change(var event):
                 event.routingKey = currentRoute.routingKey
-                report = await client.send(event)
+                report = await Task { await client.send(event) }.value
             case .unreadable(let reason):
                 await deadLetter(record, reason: reason)
                 return true

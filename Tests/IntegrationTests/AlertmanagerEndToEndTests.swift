@@ -36,7 +36,7 @@ struct AlertmanagerEndToEndTests {
         let expectedKeys = Set(labels.map(LabelSetFingerprint.of))
         #expect(Set(triggers.compactMap { $0.stringField("dedup_key") }) == expectedKeys, "one trigger per alert, keyed by Alertmanager's fingerprint")
         #expect(triggers.allSatisfy { $0.stringField("event_action") == "trigger" })
-        #expect(triggers.allSatisfy(\.schemaViolations.isEmpty))
+        #expect(triggers.allSatisfy { $0.schemaViolations.isEmpty })
 
         let now = RFC3339.format(Date())
         try await alertmanager.post(labels.map { ["labels": $0, "endsAt": now] })

@@ -16,8 +16,8 @@ final class DaemonProcess: Sendable {
     }
 
     private let process: Process
-    private let output = Mutex<[String]>([])
-    private let errorText = Mutex<String>("")
+    private let output = Locked<[String]>([])
+    private let errorText = Locked<String>("")
     let port: Int
 
     /// The built binary: next to the test bundle, or `PAGERDUTY_PUBLISHER_BINARY`.
@@ -139,7 +139,7 @@ final class DaemonProcess: Sendable {
     }
 
     private static func lineReader(_ emit: @escaping @Sendable (String) -> Void) -> @Sendable (FileHandle) -> Void {
-        let partial = Mutex<String>("")
+        let partial = Locked<String>("")
         return { handle in
             let data = handle.availableData
             guard !data.isEmpty else { return }
@@ -151,6 +151,19 @@ final class DaemonProcess: Sendable {
             }
             complete.forEach(emit)
         }
+    }
+}
+
+/// A value shared between threads behind a lock.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) {
+        mutex = Mutex(value)
+    }
+
+    func withLock<Result>(_ body: (inout Value) -> Result) -> Result {
+        mutex.withLock { body(&$0) }
     }
 }
 
