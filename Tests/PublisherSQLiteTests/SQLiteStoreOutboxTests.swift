@@ -34,7 +34,8 @@ struct SQLiteStoreOutboxTests {
     @Test("failed attempts are counted and the last error is kept")
     func failedAttemptsAreCounted() async throws {
         try await withTemporaryStore { store, _ in
-            let ids = try await store.commit(ledger: [], outbox: [outboxMessage(dedupKey: "1"), outboxMessage(dedupKey: "2")])
+            let ids = try await store.commit(
+                ledger: [], outbox: [outboxMessage(dedupKey: "1"), outboxMessage(dedupKey: "2")])
             try await store.recordFailedAttempt(id: ids[0], error: "HTTP 502")
             try await store.recordFailedAttempt(id: ids[0], error: "timed out")
 
@@ -86,10 +87,14 @@ struct SQLiteStoreOutboxTests {
                 outboxMessage(dedupKey: "2", createdAt: Times.at(-7)),
                 outboxMessage(dedupKey: "3", createdAt: Times.at(9)),
             ])
-            #expect(try await store.queueStats() == QueueStats(pending: 3, oldestPendingCreatedAt: Times.at(-7), deadLetters: 0))
+            #expect(
+                try await store.queueStats()
+                    == QueueStats(pending: 3, oldestPendingCreatedAt: Times.at(-7), deadLetters: 0))
 
             try await store.moveToDeadLetters(id: ids[1], reason: "HTTP 400", at: Times.at(10))
-            #expect(try await store.queueStats() == QueueStats(pending: 2, oldestPendingCreatedAt: Times.at(5), deadLetters: 1))
+            #expect(
+                try await store.queueStats()
+                    == QueueStats(pending: 2, oldestPendingCreatedAt: Times.at(5), deadLetters: 1))
         }
     }
 }
