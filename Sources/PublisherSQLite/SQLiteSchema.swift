@@ -1,0 +1,71 @@
+import GRDB
+
+/// The store's tables and their migrations.
+///
+/// Conventions: times are `REAL` seconds since 1970-01-01 UTC (see ``StoredTime``); enumerations are stored as
+/// their raw strings and checked by `CHECK` constraints; tables are `STRICT` so a wrong type is an error, not a
+/// silent conversion. Migrations are append-only: never edit a registered one, register `v2` and so on.
+enum SQLiteSchema {
+    /// The migrator with every migration of the store, in order.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1", migrate: createVersion1)
+        return migrator
+    }
+
+    private static func createVersion1(_ db: Database) throws {
+        // The ledger: the last action queued per alert and route.
+        try db.execute(sql: """
+            CREATE TABLE ledger (
+                route TEXT NOT NULL,
+                dedup_key TEXT NOT NULL,
+                last_action TEXT NOT NULL CHECK (last_action IN ('trigger', 'acknowledge', 'resolve')),
+                last_action_at REAL NOT NULL,
+                starts_at REAL,
+                last_seen REAL NOT NULL,
+                PRIMARY KEY (route, dedup_key)
+            ) STRICT, WITHOUT ROWID;
+            CREATE INDEX ledger_last_seen ON ledger (last_seen);
+            """)
+        // The outbox. AUTOINCREMENT: an id is never given twice, even after the newest row was delivered,
+        // so ids stay a delivery order and a dead letter's id names one message forever.
+        try db.execute(sql: """
+            CREATE TABLE outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                route TEXT NOT NULL,
+                kind TEXT NOT NULL CHECK (kind IN ('trigger', 'acknowledge', 'resolve', 'change')),
+                dedup_key TEXT CHECK (kind = 'change' OR dedup_key IS NOT NULL),
+                severity TEXT CHECK (severity IS NULL OR severity IN ('critical', 'error', 'warning', 'info')),
+                body BLOB NOT NULL,
+                created_at REAL NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                last_error TEXT
+            ) STRICT;
+            CREATE INDEX outbox_route_id ON outbox (route, id);
+            """)
+        // Dead letters keep the outbox id of the message they were.
+        try db.execute(sql: """
+            CREATE TABLE dead_letters (
+                id INTEGER PRIMARY KEY,
+                route TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                dedup_key TEXT,
+                severity TEXT,
+                body BLOB NOT NULL,
+                created_at REAL NOT NULL,
+                attempts INTEGER NOT NULL,
+                last_error TEXT,
+                reason TEXT NOT NULL,
+                failed_at REAL NOT NULL
+            ) STRICT;
+            CREATE INDEX dead_letters_failed_at ON dead_letters (failed_at);
+            """)
+        // One row, rewritten by the readiness check to prove the file takes writes.
+        try db.execute(sql: """
+            CREATE TABLE heartbeat (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                checked_at REAL NOT NULL
+            ) STRICT;
+            """)
+    }
+}

@@ -1,5 +1,0 @@
-import Testing
-
-@Test func publisherSQLiteBuilds() {
-    #expect(Bool(true))
-}
