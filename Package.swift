@@ -132,7 +132,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PublisherSQLiteTests",
-            dependencies: ["PublisherSQLite", "PublisherTestSupport"],
+            dependencies: [
+                "PublisherSQLite", "PublisherTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -185,8 +185,8 @@ struct DispatchLane: Sendable {
             let retryDelay: Duration
             switch report.outcome {
             case .accepted:
-                await settle { try await store.markDelivered(id: record.id) }
                 metrics.recordDelivered(kind: record.message.kind, route: route, severity: record.message.severity)
+                await settle { try await store.markDelivered(id: record.id) }
                 progress.consecutiveFailures = 0
                 logger.info("Delivered event", metadata: metadata(record, report, attempt: attempt))
                 return true

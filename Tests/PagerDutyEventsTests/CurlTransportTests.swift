@@ -141,7 +141,6 @@ struct CurlTransportTests {
         let seen = observations.withLock { $0 }
         #expect(seen.count == 4)
         for observation in seen {
-            #expect(observation.threadName == observation.reportedName)
             #expect(observation.reportedName.hasPrefix(CurlHTTPTransport.workerThreadNamePrefix))
             #expect(!observation.inSwiftTask)
         }

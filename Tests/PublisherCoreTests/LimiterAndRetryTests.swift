@@ -50,9 +50,16 @@ struct SlidingWindowLimiterTests {
 
 @Suite("Retry backoff")
 struct RetryPolicyTests {
-    struct FixedRandom: RandomNumberGenerator {
-        var value: UInt64
-        mutating func next() -> UInt64 { value }
+    /// A small deterministic generator (SplitMix64), so a seed fixes the jitter.
+    struct SeededRandom: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
     }
 
     @Test func growsExponentiallyAndCaps() {
@@ -78,9 +85,12 @@ struct RetryPolicyTests {
 
     @Test func jitterIsDrawnFromTheGivenGenerator() {
         let policy = RetryPolicy(initialDelay: .seconds(10), maximumDelay: .seconds(60), multiplier: 2, jitter: 1)
-        var low = FixedRandom(value: 0)
-        var high = FixedRandom(value: .max)
-        #expect(policy.delay(forAttempt: 1, using: &low) == .seconds(10))
-        #expect(policy.delay(forAttempt: 1, using: &high) < .seconds(1))
+        func delays(seed: UInt64) -> [Duration] {
+            var random = SeededRandom(state: seed)
+            return (1...8).map { policy.delay(forAttempt: $0, using: &random) }
+        }
+        #expect(delays(seed: 7) == delays(seed: 7), "the same generator state gives the same delays")
+        #expect(delays(seed: 7) != delays(seed: 8))
+        #expect(delays(seed: 7).allSatisfy { $0 >= .zero && $0 <= .seconds(60) })
     }
 }
