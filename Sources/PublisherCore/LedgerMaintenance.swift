@@ -49,9 +49,8 @@ public struct LedgerMaintenance: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try await clock.sleep(for: interval)
+        await cancelWhenGracefulShutdown {
+            while (try? await clock.sleep(for: interval)) != nil {
                 await sweep()
             }
         }
