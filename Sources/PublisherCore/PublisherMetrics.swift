@@ -27,14 +27,9 @@ public final class PublisherMetrics: Sendable {
     /// The `error_type` values of `pagerduty_api_errors_total`.
     public static let errorTypes = ["client_error", "rate_limited", "server_error", "unexpected_status", "timeout", "network"]
 
-    private struct Key: Hashable {
-        var name: String
-        var dimensions: [String]
-    }
-
     private let factory: any MetricsFactory
-    private let counters = Mutex<[Key: Counter]>([:])
-    private let timers = Mutex<[Key: Timer]>([:])
+    private let counters = MetricCache<Counter>()
+    private let timers = MetricCache<Timer>()
     private let queueDepthGauge: Gauge
     private let oldestPendingAgeGauge: Gauge
     private let deadLettersGauge: Gauge
@@ -113,22 +108,34 @@ public final class PublisherMetrics: Sendable {
     }
 
     private func counter(_ name: String, _ dimensions: [(String, String)]) -> Counter {
-        let key = Key(name: name, dimensions: dimensions.flatMap { [$0.0, $0.1] })
-        return counters.withLock { counters in
-            if let existing = counters[key] { return existing }
-            let counter = Counter(label: name, dimensions: dimensions, factory: factory)
-            counters[key] = counter
-            return counter
-        }
+        counters.metric(name, dimensions) { Counter(label: $0, dimensions: $1, factory: factory) }
     }
 
     private func timer(_ name: String, _ dimensions: [(String, String)]) -> Timer {
+        timers.metric(name, dimensions) { Timer(label: $0, dimensions: $1, factory: factory) }
+    }
+}
+
+/// Metric objects by name and label set, created on first use and reused after.
+private final class MetricCache<Metric: Sendable>: Sendable {
+    private struct Key: Hashable {
+        var name: String
+        var dimensions: [String]
+    }
+
+    private let metrics = Mutex<[Key: Metric]>([:])
+
+    func metric(
+        _ name: String,
+        _ dimensions: [(String, String)],
+        make: (String, [(String, String)]) -> Metric
+    ) -> Metric {
         let key = Key(name: name, dimensions: dimensions.flatMap { [$0.0, $0.1] })
-        return timers.withLock { timers in
-            if let existing = timers[key] { return existing }
-            let timer = Timer(label: name, dimensions: dimensions, factory: factory)
-            timers[key] = timer
-            return timer
+        return metrics.withLock { metrics in
+            if let existing = metrics[key] { return existing }
+            let metric = make(name, dimensions)
+            metrics[key] = metric
+            return metric
         }
     }
 }
