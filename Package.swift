@@ -87,6 +87,7 @@ let package = Package(
         .executableTarget(
             name: "PagerDutyPublisher",
             dependencies: [
+                "AlertmanagerModels",
                 "PagerDutyEvents",
                 "PublisherCore",
                 "PublisherSQLite",
@@ -148,7 +149,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["PagerDutyPublisher", "PublisherTestSupport", "PagerDutyEvents", "AlertmanagerModels"],
+            dependencies: ["PagerDutyPublisher", "PublisherTestSupport", "PagerDutyEvents", "AlertmanagerModels", "PublisherCore", "PublisherSQLite"],
             swiftSettings: swiftSettings
         ),
     ]

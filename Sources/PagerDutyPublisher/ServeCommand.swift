@@ -26,11 +26,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("events-url"), help: "Events API base URL; http only for loopback hosts. [env: PAGERDUTY_EVENTS_URL] (default: https://events.pagerduty.com; EU: https://events.eu.pagerduty.com)")
     var eventsURL: String?
 
-    @Option(help: "SQLite database file. [env: PAGERDUTY_PUBLISHER_DATABASE] (default: <data-dir>/publisher.sqlite)")
-    var database: String?
-
-    @Option(name: .customLong("data-dir"), help: "Directory of the default database. [env: PAGERDUTY_PUBLISHER_DATA_DIR] (default: ./data)")
-    var dataDirectory: String?
+    @OptionGroup var databaseOptions: DatabaseOptions
 
     @Option(name: .customLong("rate-limit"), help: "Requests per minute per routing key, in any 60 s. [env: PAGERDUTY_RATE_LIMIT] (default: 120)")
     var rateLimit: String?

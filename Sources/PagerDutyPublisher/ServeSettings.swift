@@ -75,8 +75,7 @@ struct ServeSettings: Sendable {
         }
 
         eventsURL = value(options.eventsURL, "PAGERDUTY_EVENTS_URL") ?? Self.defaultEventsURL
-        let dataDirectory = value(options.dataDirectory, "PAGERDUTY_PUBLISHER_DATA_DIR") ?? "data"
-        databasePath = value(options.database, "PAGERDUTY_PUBLISHER_DATABASE") ?? "\(dataDirectory)/publisher.sqlite"
+        databasePath = options.databaseOptions.path(environment: environment)
         rateLimit = try integer(options.rateLimit, "PAGERDUTY_RATE_LIMIT", 120, name: "The rate limit", minimum: 1)
         authToken = try Self.secret(
             direct: value(options.authToken, "PAGERDUTY_PUBLISHER_AUTH_TOKEN"),

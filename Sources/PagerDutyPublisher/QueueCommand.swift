@@ -1,0 +1,192 @@
+import AlertmanagerModels
+import ArgumentParser
+import Foundation
+import PublisherCore
+import PublisherSQLite
+
+/// `pagerduty-publisher queue ...`: look at and repair the outbox without opening SQLite by hand.
+/// Safe while the daemon runs (WAL, short transactions).
+struct QueueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue",
+        abstract: "Inspect and repair the outbox: status, list, retry dead letters, purge.",
+        subcommands: [Status.self, List.self, Retry.self, Purge.self]
+    )
+
+    /// Opens the database the options name; it must exist already.
+    static func openStore(_ options: DatabaseOptions) throws -> SQLiteStore {
+        let path = options.path(environment: ProcessInfo.processInfo.environment)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ValidationError("No database at \(path); pass --database (or --data-dir) as given to 'serve'.")
+        }
+        do {
+            return try SQLiteStore(path: path)
+        } catch {
+            throw ValidationError("Cannot open \(path): \(error.reason)")
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pending and dead-letter counts per route, and the age of the oldest pending event."
+        )
+
+        @OptionGroup var databaseOptions: DatabaseOptions
+
+        func run() async throws {
+            let store = try QueueCommand.openStore(databaseOptions)
+            let figures = try await store.routeQueueFigures()
+            print(QueueText.status(figures, now: Date()))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List pending events (or dead letters with --dead), without their bodies."
+        )
+
+        @OptionGroup var databaseOptions: DatabaseOptions
+
+        @Flag(help: "List dead letters instead of pending events.")
+        var dead = false
+
+        @Option(help: "At most this many rows.")
+        var limit = 100
+
+        func run() async throws {
+            let store = try QueueCommand.openStore(databaseOptions)
+            if dead {
+                print(QueueText.deadLetters(try await store.deadLetters(limit: limit)))
+            } else {
+                print(QueueText.pending(try await store.pendingMessages(limit: limit)))
+            }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move dead letters back to the outbox (all with --all, or by id); the daemon sends them again."
+        )
+
+        @OptionGroup var databaseOptions: DatabaseOptions
+
+        @Flag(help: "Retry every dead letter.")
+        var all = false
+
+        @Argument(help: "Ids of dead letters to retry (see 'queue list --dead').")
+        var ids: [Int64] = []
+
+        func validate() throws {
+            if all == !ids.isEmpty {
+                throw ValidationError("Name the dead letters to retry by id, or pass --all.")
+            }
+        }
+
+        func run() async throws {
+            let store = try QueueCommand.openStore(databaseOptions)
+            let moved = try await store.requeueDeadLetters(ids: all ? nil : ids)
+            print("Moved \(moved) dead letter\(moved == 1 ? "" : "s") back to the outbox.")
+            if !all && moved < ids.count {
+                print("\(ids.count - moved) of the ids given are not dead letters.")
+            }
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete dead letters (default), pending events (--pending) or both (--all). Needs --yes."
+        )
+
+        @OptionGroup var databaseOptions: DatabaseOptions
+
+        @Flag(help: "Delete pending events instead of dead letters: they will never reach PagerDuty.")
+        var pending = false
+
+        @Flag(help: "Delete pending events and dead letters.")
+        var all = false
+
+        @Flag(help: "Confirm the deletion.")
+        var yes = false
+
+        func run() async throws {
+            let scope: QueuePurgeScope = all ? .all : (pending ? .pending : .dead)
+            let store = try QueueCommand.openStore(databaseOptions)
+            guard yes else {
+                let figures = try await store.routeQueueFigures()
+                let count = figures.reduce(0) { total, route in
+                    total + (scope == .dead ? 0 : route.pending) + (scope == .pending ? 0 : route.deadLetters)
+                }
+                FileHandle.standardError.write(Data(
+                    "pagerduty-publisher: this would delete \(count) \(QueueText.describe(scope)); run again with --yes to do it.\n".utf8))
+                throw ExitCode.failure
+            }
+            let deleted = try await store.purge(scope)
+            print("Deleted \(deleted) \(QueueText.describe(scope)).")
+        }
+    }
+}
+
+/// The text `queue` prints: aligned columns, never an event body.
+enum QueueText {
+    static func describe(_ scope: QueuePurgeScope) -> String {
+        switch scope {
+        case .pending: "pending events"
+        case .dead: "dead letters"
+        case .all: "pending events and dead letters"
+        }
+    }
+
+    static func status(_ figures: [RouteQueueFigures], now: Date) -> String {
+        var rows = [["ROUTE", "PENDING", "DEAD LETTERS", "OLDEST PENDING"]]
+        for route in figures {
+            rows.append([
+                route.route, "\(route.pending)", "\(route.deadLetters)",
+                route.oldestPendingCreatedAt.map { age(now.timeIntervalSince($0)) } ?? "-",
+            ])
+        }
+        let oldest = figures.compactMap(\.oldestPendingCreatedAt).min()
+        rows.append([
+            "total", "\(figures.reduce(0) { $0 + $1.pending })", "\(figures.reduce(0) { $0 + $1.deadLetters })",
+            oldest.map { age(now.timeIntervalSince($0)) } ?? "-",
+        ])
+        return table(rows)
+    }
+
+    static func pending(_ records: [OutboxRecord]) -> String {
+        var rows = [["ID", "ROUTE", "KIND", "DEDUP KEY", "ATTEMPTS", "ACCEPTED", "LAST ERROR"]]
+        for record in records {
+            rows.append([
+                "\(record.id)", record.message.route, record.message.kind.rawValue, record.message.dedupKey ?? "-",
+                "\(record.attempts)", RFC3339.format(record.message.createdAt), record.lastError ?? "-",
+            ])
+        }
+        return records.isEmpty ? "No pending events." : table(rows)
+    }
+
+    static func deadLetters(_ letters: [DeadLetter]) -> String {
+        var rows = [["ID", "ROUTE", "KIND", "DEDUP KEY", "ATTEMPTS", "FAILED", "REASON"]]
+        for letter in letters {
+            rows.append([
+                "\(letter.id)", letter.message.route, letter.message.kind.rawValue, letter.message.dedupKey ?? "-",
+                "\(letter.attempts)", RFC3339.format(letter.failedAt), letter.reason,
+            ])
+        }
+        return letters.isEmpty ? "No dead letters." : table(rows)
+    }
+
+    static func age(_ seconds: TimeInterval) -> String {
+        let total = max(0, Int(seconds))
+        if total < 60 { return "\(total)s" }
+        if total < 3600 { return "\(total / 60)m\(total % 60)s" }
+        return "\(total / 3600)h\(total % 3600 / 60)m"
+    }
+
+    private static func table(_ rows: [[String]]) -> String {
+        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import PagerDutyEvents
+import PublisherCore
+import PublisherSQLite
+import PublisherTestSupport
+import Testing
+
+/// `pagerduty-publisher queue ...` against a real database file.
+@Suite("queue commands", .serialized)
+struct QueueCommandTests {
+    /// A database with two pending events on `default`, one on `db`, and one dead letter on `default`.
+    func prepareDatabase(_ scratch: borrowing ScratchDirectory) async throws -> (store: SQLiteStore, deadLetterID: Int64) {
+        let store = try SQLiteStore(path: scratch.database)
+        func message(_ route: String, _ key: String) throws -> OutboxMessage {
+            let event = AlertEvent(
+                routingKey: "", eventAction: .trigger, dedupKey: key,
+                payload: AlertPayload(summary: "BODY-MARKER \(key)", source: "host", severity: .critical)
+            )
+            return OutboxMessage(
+                route: route, kind: .trigger, dedupKey: key, severity: .critical,
+                body: Data(try EventEncoding.encode(event)), createdAt: Date().addingTimeInterval(-125)
+            )
+        }
+        let ids = try await store.commit(
+            ledger: [],
+            outbox: [try message("default", "refused"), try message("default", "p1"), try message("default", "p2"), try message("db", "p3")]
+        )
+        try await store.recordFailedAttempt(id: ids[0], error: "HTTP 400")
+        try await store.moveToDeadLetters(id: ids[0], reason: "PagerDuty refused the event: HTTP 400: bad summary", at: Date())
+        return (store, ids[0])
+    }
+
+    func run(_ arguments: [String], _ scratch: borrowing ScratchDirectory) throws -> DaemonProcess.Exit {
+        try DaemonProcess.runToExit(["queue"] + arguments + ["--database", scratch.database])
+    }
+
+    /// The cells of the table row whose first cell is `first`.
+    func row(_ output: String, _ first: String) -> [String]? {
+        output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.first { $0.first == first }
+    }
+
+    @Test func statusShowsFiguresPerRouteAndTotal() async throws {
+        let scratch = try ScratchDirectory()
+        _ = try await prepareDatabase(scratch)
+        let exit = try run(["status"], scratch)
+        #expect(exit.status == 0, "\(exit.errorOutput)")
+        #expect(row(exit.output, "default")?.prefix(3) == ["default", "2", "1"])
+        #expect(row(exit.output, "db")?.prefix(3) == ["db", "1", "0"])
+        #expect(row(exit.output, "total")?.prefix(3) == ["total", "3", "1"])
+        #expect(row(exit.output, "total")?.last?.hasPrefix("2m") == true, "the oldest pending event is about 125 s old")
+    }
+
+    @Test func listShowsEventsAndDeadLettersWithoutBodies() async throws {
+        let scratch = try ScratchDirectory()
+        let (_, deadLetterID) = try await prepareDatabase(scratch)
+        let pending = try run(["list"], scratch)
+        #expect(pending.status == 0)
+        #expect(["p1", "p2", "p3"].allSatisfy { pending.output.contains($0) })
+        #expect(!pending.output.contains("refused"))
+        let dead = try run(["list", "--dead"], scratch)
+        #expect(row(dead.output, "\(deadLetterID)")?.contains("refused") == true)
+        #expect(dead.output.contains("bad summary"))
+        #expect(!(pending.output + dead.output).contains("BODY-MARKER"), "bodies are never printed")
+    }
+
+    @Test func retryMovesADeadLetterBackAndTheDaemonDeliversIt() async throws {
+        let scratch = try ScratchDirectory()
+        let (store, deadLetterID) = try await prepareDatabase(scratch)
+        #expect(try run(["retry"], scratch).status != 0, "neither ids nor --all is refused")
+        let unknown = try run(["retry", "99999"], scratch)
+        #expect(unknown.output.contains("Moved 0 dead letters"))
+        let retried = try run(["retry", "\(deadLetterID)"], scratch)
+        #expect(retried.status == 0)
+        #expect(retried.output.contains("Moved 1 dead letter back"))
+        #expect(try await store.queueStats().deadLetters == 0)
+        #expect(try await store.queueStats().pending == 4)
+
+        let fake = try await FakePagerDuty.start()
+        let daemon = try await DaemonProcess(arguments: [
+            "--routing-key", DaemonProcess.routingKey, "--events-url", fake.baseURL, "--database", scratch.database,
+        ])
+        let delivered = try await fake.waitForAccepted(count: 3)
+        #expect(delivered.map(\.dedupKey) == ["p1", "p2", "refused"], "a retried dead letter goes to the end of its route's queue")
+        #expect(delivered.allSatisfy { $0.routingKey == DaemonProcess.routingKey })
+        // The event of the unconfigured route `db` cannot be sent anywhere: it becomes a dead letter.
+        try await daemon.waitForLog("Event moved to dead letters")
+        let dead = try run(["list", "--dead"], scratch)
+        #expect(row(dead.output, "4")?.contains("p3") == true)
+        #expect(dead.output.contains(#"route "db" is no longer configured"#))
+        _ = try await daemon.terminate()
+        await fake.stop()
+    }
+
+    @Test func purgeNeedsYes() async throws {
+        let scratch = try ScratchDirectory()
+        let (store, _) = try await prepareDatabase(scratch)
+        let refused = try run(["purge"], scratch)
+        #expect(refused.status != 0)
+        #expect(refused.errorOutput.contains("would delete 1 dead letters"))
+        #expect(refused.errorOutput.contains("--yes"))
+        #expect(try await store.queueStats().deadLetters == 1, "nothing deleted without --yes")
+
+        #expect(try run(["purge", "--yes"], scratch).output.contains("Deleted 1 dead letters"))
+        #expect(try await store.queueStats() .deadLetters == 0)
+        #expect(try await store.queueStats().pending == 3, "purging dead letters keeps pending events")
+        #expect(try run(["purge", "--pending", "--yes"], scratch).output.contains("Deleted 3 pending events"))
+        #expect(try await store.queueStats().pending == 0)
+    }
+
+    @Test func aMissingDatabaseIsNamed() throws {
+        let exit = try DaemonProcess.runToExit(["queue", "status", "--database", "/nonexistent/publisher.sqlite"])
+        #expect(exit.status != 0)
+        #expect(exit.errorOutput.contains("No database at /nonexistent/publisher.sqlite"))
+    }
+}
