@@ -14,7 +14,7 @@ struct Daemon {
     let settings: ServeSettings
 
     func run() async throws {
-        let redactor = SecretRedactor(secrets: [settings.routingKey] + (settings.authToken.map { [$0] } ?? []))
+        let redactor = SecretRedactor(secrets: (settings.routingKey.map { [$0] } ?? []) + (settings.authToken.map { [$0] } ?? []))
         let sink = StandardOutputSink()
         LoggingSystem.bootstrap(
             StructuredLogHandler.bootstrap(format: settings.logFormat, level: settings.logLevel, redactor: redactor, sink: sink)
@@ -34,7 +34,17 @@ struct Daemon {
         }
 
         let clock = SystemClock()
-        let routes = RouteTable(routes: [Route(name: RouteTable.defaultRouteName, routingKey: settings.routingKey)])
+        let defaultRoute = settings.routingKey.map { Route(name: RouteTable.defaultRouteName, routingKey: $0) }
+        let routeConfiguration: RouteConfiguration
+        do {
+            routeConfiguration = try RouteConfiguration.load(
+                path: settings.configPath, defaultRoute: defaultRoute, defaultSeverity: settings.defaultSeverity)
+        } catch {
+            FileHandle.standardError.write(Data("pagerduty-publisher: the configuration has problems:\n\(error)\n".utf8))
+            throw ExitCode(ServeSettings.configurationErrorExitCode)
+        }
+        for route in routeConfiguration.routes { redactor.register(route.routingKey) }
+        let routes = RouteTable(routes: routeConfiguration.routes, defaultRoute: defaultRoute?.name)
         let ledger = LedgerCache()
         let signal = WorkSignal()
         let metrics = PublisherMetrics(factory: metricsFactory, routes: routes.names)
@@ -89,6 +99,11 @@ struct Daemon {
             metrics: metrics,
             logger: logger
         )
+        let reloader = ConfigReloader(
+            configPath: settings.configPath, defaultRoute: defaultRoute, defaultSeverity: settings.defaultSeverity,
+            routes: routes, redactor: redactor, signal: signal, checkInterval: settings.configCheckInterval,
+            logger: logger, watchedFiles: routeConfiguration.watchedFiles
+        )
         let gauges = QueueGauges(store: store, ledger: ledger, metrics: metrics, clock: clock)
         let receiverLogger = logger
         let application = Receiver.makeApplication(
@@ -118,6 +133,7 @@ struct Daemon {
                 services: [
                     .init(service: dispatcher),
                     .init(service: maintenance),
+                    .init(service: reloader),
                     .init(service: application),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

@@ -28,6 +28,12 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var databaseOptions: DatabaseOptions
 
+    @Option(help: "YAML file with named routes, label matchers and severity mappings; reloaded on SIGHUP and when it or a key file changes. [env: PAGERDUTY_PUBLISHER_CONFIG]")
+    var config: String?
+
+    @Option(name: .customLong("config-check-interval"), help: "How often the configuration and key files are checked for changes. [env: PAGERDUTY_PUBLISHER_CONFIG_CHECK_INTERVAL] (default: 10s)")
+    var configCheckInterval: String?
+
     @Option(name: .customLong("rate-limit"), help: "Requests per minute per routing key, in any 60 s. [env: PAGERDUTY_RATE_LIMIT] (default: 120)")
     var rateLimit: String?
 

@@ -17,8 +17,9 @@ struct ServeSettings: Sendable {
 
     var host: String
     var port: Int
-    /// `nil` only in dry-run mode without a key.
-    var routingKey: String
+    /// The default route's key; `nil` when routes come only from the configuration file.
+    var routingKey: String?
+    var configPath: String?
     var eventsURL: String
     var databasePath: String
     var rateLimit: Int
@@ -32,6 +33,7 @@ struct ServeSettings: Sendable {
     var retryPolicy: RetryPolicy
     var requestTimeout: Duration
     var connectTimeout: Duration
+    var configCheckInterval: Duration
 
     init(options: ServeCommand, environment: [String: String]) throws {
         func value(_ flag: String?, _ variable: String) -> String? {
@@ -70,10 +72,13 @@ struct ServeSettings: Sendable {
             routingKey = key
         } else if dryRun {
             routingKey = Self.dryRunRoutingKey
+        } else if value(options.config, "PAGERDUTY_PUBLISHER_CONFIG") != nil {
+            routingKey = nil
         } else {
-            throw SettingsError(description: "No PagerDuty routing key: set --routing-key, --routing-key-file or PAGERDUTY_ROUTING_KEY to your Events API v2 integration key, or pass --dry-run to log events instead of sending them.")
+            throw SettingsError(description: "No PagerDuty routing key: set --routing-key, --routing-key-file or PAGERDUTY_ROUTING_KEY to your Events API v2 integration key (or define routes with --config), or pass --dry-run to log events instead of sending them.")
         }
 
+        configPath = value(options.config, "PAGERDUTY_PUBLISHER_CONFIG")
         eventsURL = value(options.eventsURL, "PAGERDUTY_EVENTS_URL") ?? Self.defaultEventsURL
         databasePath = options.databaseOptions.path(environment: environment)
         rateLimit = try integer(options.rateLimit, "PAGERDUTY_RATE_LIMIT", 120, name: "The rate limit", minimum: 1)
@@ -112,6 +117,7 @@ struct ServeSettings: Sendable {
         }
         retryPolicy = RetryPolicy(initialDelay: initialDelay, maximumDelay: maximumDelay)
         requestTimeout = try duration(options.requestTimeout, "PAGERDUTY_PUBLISHER_REQUEST_TIMEOUT", .seconds(30), name: "The request timeout")
+        configCheckInterval = try duration(options.configCheckInterval, "PAGERDUTY_PUBLISHER_CONFIG_CHECK_INTERVAL", .seconds(10), name: "The configuration check interval")
         connectTimeout = try duration(options.connectTimeout, "PAGERDUTY_PUBLISHER_CONNECT_TIMEOUT", .seconds(5), name: "The connect timeout")
     }
 

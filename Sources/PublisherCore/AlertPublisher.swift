@@ -40,21 +40,30 @@ public final class AlertPublisher: AlertIngesting {
     }
 
     public func ingest(_ message: WebhookMessage, route requestedRoute: String?) async throws(IngestError) -> IngestResult {
-        let routeName = requestedRoute ?? routes.defaultRoute
-        guard routes.route(named: routeName) != nil else {
-            throw .unknownRoute(routeName)
+        if let requestedRoute, routes.route(named: requestedRoute) == nil {
+            throw .unknownRoute(requestedRoute)
         }
         let keys = try dedupKeys(of: message)
-        let result = try await gate.withGate { () async throws(IngestError) -> IngestResult in
-            try await decideAndStore(message, keys: keys, route: routeName)
+        // The path's route takes every alert; without one each alert goes where the route matchers send it.
+        let destinations = message.alerts.map { alert in
+            requestedRoute.flatMap(routes.route(named:)) ?? routes.selectRoute(for: alert.labels)
         }
-        if result.queued > 0 {
-            signal.notify(route: routeName)
+        let (result, touchedRoutes) = try await gate.withGate { () async throws(IngestError) -> (IngestResult, Set<String>) in
+            try await decideAndStore(message, keys: keys, destinations: destinations)
+        }
+        for route in touchedRoutes.sorted() {
+            signal.notify(route: route)
+        }
+        if result.unrouted > 0 {
+            logger.warning(
+                "No route takes some alerts and there is no default route; they are not sent",
+                metadata: ["unrouted_alerts": "\(result.unrouted)", "receiver": "\(message.receiver ?? "")"]
+            )
         }
         if let truncated = message.truncatedAlerts, truncated > 0 {
             logger.warning(
                 "Alertmanager left alerts out of a webhook (max_alerts); they are not seen here",
-                metadata: ["route": "\(routeName)", "truncated_alerts": "\(truncated)"]
+                metadata: ["route": "\(requestedRoute ?? "by matchers")", "truncated_alerts": "\(truncated)"]
             )
         }
         return result
@@ -76,13 +85,19 @@ public final class AlertPublisher: AlertIngesting {
     private func decideAndStore(
         _ message: WebhookMessage,
         keys: [String],
-        route: String
-    ) async throws(IngestError) -> IngestResult {
+        destinations: [Route?]
+    ) async throws(IngestError) -> (IngestResult, Set<String>) {
         let now = clock.now
         // Decisions within one webhook see each other: the same alert twice in one body is one transition.
         var working: [LedgerKey: LedgerEntry] = [:]
         var outbox: [OutboxMessage] = []
-        for (alert, dedupKey) in zip(message.alerts, keys) {
+        var unrouted = 0
+        for ((alert, dedupKey), destination) in zip(zip(message.alerts, keys), destinations) {
+            guard let destination else {
+                unrouted += 1
+                continue
+            }
+            let route = destination.name
             let key = LedgerKey(route: route, dedupKey: dedupKey)
             let decision = LedgerRules.decide(
                 existing: working[key] ?? ledger.entry(for: key),
@@ -95,7 +110,11 @@ public final class AlertPublisher: AlertIngesting {
             )
             working[key] = decision.entry
             guard let action = decision.action else { continue }
-            let event = mapper.event(for: alert, action: action, in: message, dedupKey: dedupKey)
+            var routeMapper = mapper
+            if let severityMapping = destination.severityMapping {
+                routeMapper.severityMapping = severityMapping
+            }
+            let event = routeMapper.event(for: alert, action: action, in: message, dedupKey: dedupKey)
             let body: Data
             do {
                 body = Data(try EventEncoding.encode(event))
@@ -117,11 +136,17 @@ public final class AlertPublisher: AlertIngesting {
         do {
             try await store.commit(ledger: entries, outbox: outbox)
         } catch {
-            logger.error("Could not store a webhook; answering 503", metadata: ["route": "\(route)", "error": "\(error)"])
+            logger.error("Could not store a webhook; answering 503", metadata: ["error": "\(error)"])
             throw .storageUnavailable(reason: Self.reason(of: error))
         }
         ledger.apply(entries)
-        return IngestResult(alerts: message.alerts.count, queued: outbox.count, unchanged: message.alerts.count - outbox.count)
+        let result = IngestResult(
+            alerts: message.alerts.count,
+            queued: outbox.count,
+            unchanged: message.alerts.count - outbox.count - unrouted,
+            unrouted: unrouted
+        )
+        return (result, Set(outbox.map(\.route)))
     }
 
     private static func reason(of error: any Error) -> String {

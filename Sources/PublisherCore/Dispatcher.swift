@@ -64,34 +64,48 @@ public final class Dispatcher: Service {
     }
 
     public func run() async throws {
-        var laneNames = Set(routes.names)
-        do {
-            laneNames.formUnion(try await store.routesWithPendingMessages())
-        } catch {
-            logger.error("Could not list queued routes; starting the configured ones", metadata: ["error": "\(error)"])
-        }
-        let lanes = laneNames.sorted().map { name in
-            DispatchLane(
-                route: name,
-                store: store,
-                routes: routes,
-                client: client,
-                configuration: configuration,
-                clock: clock,
-                signal: signal,
-                metrics: metrics,
-                logger: logger
-            )
-        }
-        logger.info("Dispatcher started", metadata: ["lanes": "\(laneNames.sorted().joined(separator: ","))"])
+        logger.info("Dispatcher started")
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                for lane in lanes {
-                    group.addTask { await lane.run() }
+                var running: Set<String> = []
+                while !Task.isCancelled {
+                    for name in await self.laneNames().subtracting(running).sorted() {
+                        running.insert(name)
+                        let lane = self.makeLane(for: name)
+                        group.addTask { await lane.run() }
+                        self.logger.info("Dispatch lane started", metadata: ["route": "\(name)"])
+                    }
+                    // A configuration reload that adds routes wakes this loop to start their lanes.
+                    await self.signal.wait(route: WorkSignal.routesChanged)
                 }
             }
         }
         logger.info("Dispatcher stopped; undelivered events stay queued")
+    }
+
+    /// Configured routes, and routes that still have queued events (a removed route's lane dead-letters them).
+    private func laneNames() async -> Set<String> {
+        var names = Set(routes.names)
+        do {
+            names.formUnion(try await store.routesWithPendingMessages())
+        } catch {
+            logger.error("Could not list queued routes; starting the configured ones", metadata: ["error": "\(error)"])
+        }
+        return names
+    }
+
+    private func makeLane(for name: String) -> DispatchLane {
+        DispatchLane(
+            route: name,
+            store: store,
+            routes: routes,
+            client: client,
+            configuration: configuration,
+            clock: clock,
+            signal: signal,
+            metrics: metrics,
+            logger: logger
+        )
     }
 }
 

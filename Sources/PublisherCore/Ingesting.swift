@@ -8,11 +8,14 @@ public struct IngestResult: Sendable, Hashable, Codable {
     public var queued: Int
     /// Alerts whose PagerDuty state was already right: no call.
     public var unchanged: Int
+    /// Alerts no route took (no matcher matched and no default route is configured): not sent, logged.
+    public var unrouted: Int
 
-    public init(alerts: Int, queued: Int, unchanged: Int) {
+    public init(alerts: Int, queued: Int, unchanged: Int, unrouted: Int = 0) {
         self.alerts = alerts
         self.queued = queued
         self.unchanged = unchanged
+        self.unrouted = unrouted
     }
 }
 

@@ -1,15 +1,28 @@
 import Synchronization
 
-/// A named destination: a PagerDuty service's routing key. Metrics and logs use the name, never the key.
-public struct Route: Sendable, Hashable {
+/// A named destination: a PagerDuty service's routing key, the label matchers that pick it for an alert, and
+/// its own severity mapping. Metrics and logs use the name, never the key.
+public struct Route: Sendable {
     /// The route's name, used in URLs, metrics (`routing_key` label) and logs.
     public var name: String
     /// The Events API integration key. Secret.
     public var routingKey: String
+    /// An alert posted to `/v1/alertmanager` (no route in the path) goes to the first route whose matchers all
+    /// match its labels. A route without matchers is reached only through its path.
+    public var matchers: [LabelMatcher]
+    /// The route's severity mapping; `nil` uses the daemon's.
+    public var severityMapping: SeverityMapping?
 
-    public init(name: String, routingKey: String) {
+    public init(name: String, routingKey: String, matchers: [LabelMatcher] = [], severityMapping: SeverityMapping? = nil) {
         self.name = name
         self.routingKey = routingKey
+        self.matchers = matchers
+        self.severityMapping = severityMapping
+    }
+
+    /// Whether label-based selection picks this route for `labels`.
+    public func takes(_ labels: [String: String]) -> Bool {
+        !matchers.isEmpty && matchers.allSatisfy { $0.matches(labels) }
     }
 }
 
@@ -18,37 +31,64 @@ extension Route: CustomStringConvertible {
     public var description: String { "Route(\(name))" }
 }
 
-/// The routes in force. Read on every delivery, so a replaced key applies to events already queued.
+/// The routes in force, in their configured order. Read on every delivery, so a replaced key applies to events
+/// already queued; replaced whole on a configuration reload.
 public final class RouteTable: Sendable {
-    /// The name of the route that takes `POST /v1/alertmanager` (no route in the path).
+    /// The name of the route built from `--routing-key` (or its file or variable).
     public static let defaultRouteName = "default"
 
-    private let routes: Mutex<[String: Route]>
-    /// The route used when a webhook names none.
-    public let defaultRoute: String
+    private struct State {
+        var ordered: [Route]
+        var byName: [String: Route]
+        var defaultRoute: String?
+    }
 
-    public init(routes: [Route], defaultRoute: String = RouteTable.defaultRouteName) {
-        self.routes = Mutex(Dictionary(routes.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last }))
-        self.defaultRoute = defaultRoute
+    private let state: Mutex<State>
+
+    /// - Parameter defaultRoute: the route for alerts no route's matchers take; `nil` leaves them unrouted.
+    public init(routes: [Route], defaultRoute: String? = RouteTable.defaultRouteName) {
+        state = Mutex(Self.state(routes, defaultRoute: defaultRoute))
     }
 
     /// The route called `name`, if configured.
     public func route(named name: String) -> Route? {
-        routes.withLock { $0[name] }
+        state.withLock { $0.byName[name] }
+    }
+
+    /// The route an alert with `labels` goes to: the first whose matchers take it, else the default route (if
+    /// configured), else `nil`.
+    public func selectRoute(for labels: [String: String]) -> Route? {
+        state.withLock { state in
+            if let route = state.ordered.first(where: { $0.takes(labels) }) { return route }
+            return state.defaultRoute.flatMap { state.byName[$0] }
+        }
+    }
+
+    /// The name of the default route, when it is configured.
+    public var defaultRoute: String? {
+        state.withLock { state in state.defaultRoute.flatMap { state.byName[$0] == nil ? nil : $0 } }
     }
 
     /// Every configured route name, sorted.
     public var names: [String] {
-        routes.withLock { $0.keys.sorted() }
+        state.withLock { $0.byName.keys.sorted() }
     }
 
     /// Every routing key in force (to register with log redaction).
     public var routingKeys: [String] {
-        routes.withLock { $0.values.map(\.routingKey) }
+        state.withLock { $0.ordered.map(\.routingKey) }
     }
 
     /// Replaces all routes (a configuration reload).
-    public func replace(with newRoutes: [Route]) {
-        routes.withLock { $0 = Dictionary(newRoutes.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last }) }
+    public func replace(with routes: [Route], defaultRoute: String? = RouteTable.defaultRouteName) {
+        state.withLock { $0 = Self.state(routes, defaultRoute: defaultRoute) }
+    }
+
+    private static func state(_ routes: [Route], defaultRoute: String?) -> State {
+        State(
+            ordered: routes,
+            byName: Dictionary(routes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }),
+            defaultRoute: defaultRoute
+        )
     }
 }

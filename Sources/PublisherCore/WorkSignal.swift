@@ -10,6 +10,10 @@ public final class WorkSignal: Sendable {
 
     private let lanes = Mutex<[String: LaneState]>([:])
 
+    /// The key notified when the set of routes changed (a configuration reload), so the dispatcher starts lanes
+    /// for new routes. No route can have this name.
+    public static let routesChanged = "\u{0}routes-changed"
+
     public init() {}
 
     /// Tells `route`'s lane that work is waiting.

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import PagerDutyEvents
+import PublisherCore
+
+/// `pagerduty-publisher check-config`: validates a configuration file and the key files it names.
+struct CheckConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate a configuration file and its key files; list every problem and exit non-zero if any."
+    )
+
+    @Option(help: "The YAML configuration file. [env: PAGERDUTY_PUBLISHER_CONFIG]")
+    var config: String?
+
+    func run() throws {
+        guard let path = config ?? ProcessInfo.processInfo.environment["PAGERDUTY_PUBLISHER_CONFIG"] else {
+            throw ValidationError("Name the file to check with --config or PAGERDUTY_PUBLISHER_CONFIG.")
+        }
+        do {
+            let configuration = try RouteConfiguration.load(path: path, defaultRoute: nil, defaultSeverity: .error)
+            print("\(path): OK, \(configuration.routes.count) route\(configuration.routes.count == 1 ? "" : "s"):")
+            for route in configuration.routes {
+                let matchers = route.matchers.isEmpty ? "only through /v1/alertmanager/\(route.name)" : route.matchers.map(\.description).joined(separator: ", ")
+                print("  \(route.name): \(matchers)")
+            }
+        } catch {
+            FileHandle.standardError.write(Data("\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s"):\n".utf8))
+            for problem in error.problems {
+                FileHandle.standardError.write(Data("  - \(problem)\n".utf8))
+            }
+            throw ExitCode.failure
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import PagerDutyEvents
+import PublisherCore
+import Yams
+
+/// Everything wrong with a configuration, each problem a sentence naming where it is. Keys never appear.
+struct ConfigurationProblems: Error, CustomStringConvertible {
+    var problems: [String]
+
+    var description: String { problems.joined(separator: "\n") }
+}
+
+/// The routes a configuration file defines, plus the default route from the flags or environment.
+///
+/// File format (YAML):
+/// ```yaml
+/// routes:
+///   - name: database                      # letters, digits, '-' and '_'; used in URLs and metrics
+///     routing_key_file: /etc/keys/db      # or routing_key: <32 characters>
+///     match: ['team = dba', 'env != staging', 'severity =~ "critical|page"']
+///     severity_map: { p0: critical }      # extra aliases for this route
+///     default_severity: warning           # for missing or unknown severity labels
+/// ```
+/// A route called `default` in the file is replaced by the one from `--routing-key` when both exist.
+struct RouteConfiguration: Sendable {
+    var routes: [Route]
+    /// Files whose change triggers a reload: the configuration file and every key file.
+    var watchedFiles: [String]
+
+    static let topLevelKeys: Set<String> = ["routes"]
+    static let routeKeys: Set<String> = ["name", "routing_key", "routing_key_file", "match", "severity_map", "default_severity"]
+
+    /// Loads `path` (if any) and adds `defaultRoute`; lists every problem at once when there are some.
+    static func load(path: String?, defaultRoute: Route?, defaultSeverity: Severity) throws(ConfigurationProblems) -> RouteConfiguration {
+        var problems: [String] = []
+        var routes: [Route] = []
+        var watched: [String] = []
+        if let path {
+            watched.append(path)
+            routes = parseFile(path, defaultSeverity: defaultSeverity, problems: &problems, keyFiles: &watched)
+        }
+        if let defaultRoute {
+            routes.removeAll { $0.name == defaultRoute.name }
+            routes.append(defaultRoute)
+        }
+        if problems.isEmpty && routes.isEmpty {
+            problems.append("No route is configured: set --routing-key (or PAGERDUTY_ROUTING_KEY) or define routes in the configuration file.")
+        }
+        guard problems.isEmpty else { throw ConfigurationProblems(problems: problems) }
+        return RouteConfiguration(routes: routes, watchedFiles: watched)
+    }
+
+    private static func parseFile(_ path: String, defaultSeverity: Severity, problems: inout [String], keyFiles: inout [String]) -> [Route] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            problems.append("\(path): cannot be read.")
+            return []
+        }
+        let document: Any?
+        do {
+            document = try Yams.load(yaml: String(decoding: data, as: UTF8.self))
+        } catch {
+            problems.append("\(path): not valid YAML: \(error)")
+            return []
+        }
+        guard let top = document as? [String: Any] else {
+            problems.append("\(path): the file must be a mapping with a 'routes' list.")
+            return []
+        }
+        for key in top.keys.sorted() where !topLevelKeys.contains(key) {
+            problems.append("\(path): unknown setting '\(key)' (known: \(topLevelKeys.sorted().joined(separator: ", "))).")
+        }
+        guard let entries = top["routes"] as? [Any] else {
+            if top["routes"] != nil { problems.append("\(path): 'routes' must be a list.") }
+            return []
+        }
+        var routes: [Route] = []
+        var names: Set<String> = []
+        for (index, entry) in entries.enumerated() {
+            let place = "\(path): routes[\(index)]"
+            guard let fields = entry as? [String: Any] else {
+                problems.append("\(place): must be a mapping.")
+                continue
+            }
+            if let route = parseRoute(fields, place: place, defaultSeverity: defaultSeverity, problems: &problems, keyFiles: &keyFiles) {
+                if names.insert(route.name).inserted {
+                    routes.append(route)
+                } else {
+                    problems.append("\(place): the name '\(route.name)' is used twice.")
+                }
+            }
+        }
+        return routes
+    }
+
+    private static func parseRoute(
+        _ fields: [String: Any],
+        place: String,
+        defaultSeverity: Severity,
+        problems: inout [String],
+        keyFiles: inout [String]
+    ) -> Route? {
+        let before = problems.count
+        for key in fields.keys.sorted() where !routeKeys.contains(key) {
+            problems.append("\(place): unknown setting '\(key)' (known: \(routeKeys.sorted().joined(separator: ", "))).")
+        }
+        let name = fields["name"] as? String ?? ""
+        if name.isEmpty || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) {
+            problems.append("\(place): 'name' must be letters, digits, '-' or '_'.")
+        }
+        let where_ = name.isEmpty ? place : "\(place) (\(name))"
+        var key: String?
+        switch (fields["routing_key"], fields["routing_key_file"]) {
+        case (let direct as String, nil):
+            key = direct.trimmingCharacters(in: .whitespacesAndNewlines)
+        case (nil, let file as String):
+            keyFiles.append(file)
+            if let data = FileManager.default.contents(atPath: file) {
+                key = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
+                problems.append("\(where_): the routing key file \(file) cannot be read.")
+            }
+        case (nil, nil):
+            problems.append("\(where_): needs 'routing_key' or 'routing_key_file'.")
+        default:
+            problems.append("\(where_): give either 'routing_key' or 'routing_key_file' (a string), not both.")
+        }
+        if let candidate = key, !(candidate.count == EventLimits.routingKeyLength && candidate.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })) {
+            problems.append("\(where_): the routing key must be \(EventLimits.routingKeyLength) letters or digits; the one given has \(candidate.count) characters.")
+        }
+        var matchers: [LabelMatcher] = []
+        switch fields["match"] {
+        case nil:
+            break
+        case let list as [Any]:
+            for (index, item) in list.enumerated() {
+                guard let text = item as? String else {
+                    problems.append("\(where_): match[\(index)] must be a string like 'team = dba'.")
+                    continue
+                }
+                do {
+                    matchers.append(try LabelMatcher(parsing: text))
+                } catch {
+                    problems.append("\(where_): match[\(index)]: \(error.description).")
+                }
+            }
+        default:
+            problems.append("\(where_): 'match' must be a list of matchers like 'team = dba'.")
+        }
+        var routeDefault = defaultSeverity
+        if let text = fields["default_severity"] {
+            if let value = text as? String, let severity = Severity(rawValue: value.lowercased()) {
+                routeDefault = severity
+            } else {
+                problems.append("\(where_): default_severity must be critical, error, warning or info.")
+            }
+        }
+        var aliases: [String: Severity] = [:]
+        if let map = fields["severity_map"] {
+            if let pairs = map as? [String: Any] {
+                for (alias, target) in pairs.sorted(by: { $0.key < $1.key }) {
+                    if let value = target as? String, let severity = Severity(rawValue: value.lowercased()) {
+                        aliases[alias] = severity
+                    } else {
+                        problems.append("\(where_): severity_map.\(alias) must be critical, error, warning or info.")
+                    }
+                }
+            } else {
+                problems.append("\(where_): severity_map must map label values to critical, error, warning or info.")
+            }
+        }
+        guard problems.count == before, let key else { return nil }
+        let mapping = fields["severity_map"] == nil && fields["default_severity"] == nil
+            ? nil : SeverityMapping(defaultSeverity: routeDefault, extraAliases: aliases)
+        return Route(name: name, routingKey: key, matchers: matchers, severityMapping: mapping)
+    }
+}
