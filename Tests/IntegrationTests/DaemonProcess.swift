@@ -110,6 +110,11 @@ final class DaemonProcess: Sendable {
         }
     }
 
+    /// Sends SIGHUP (reload the configuration).
+    func hangUp() {
+        Foundation.kill(process.processIdentifier, SIGHUP)
+    }
+
     /// SIGKILL: the process gets no chance to clean up.
     func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)

@@ -1,0 +1,179 @@
+import Foundation
+import PublisherTestSupport
+import Testing
+
+/// Routes from a configuration file: selection by labels and by path, reload with key rotation, bad reloads,
+/// removed routes, and `check-config`.
+@Suite("Configuration and routes", .serialized)
+struct ConfigurationTests {
+    static let databaseKey = "DbKeyDbKeyDbKeyDbKeyDbKeyDbKey01"
+    static let rotatedKey = "DbKeyRotatedDbKeyRotatedDbKey002"
+    static let webKey = "WebKeyWebKeyWebKeyWebKeyWebKey03"
+
+    /// Writes the database key file and a configuration with the routes `database` (team=dba, key file) and
+    /// `web` (team=web, key inline).
+    func writeConfiguration(_ scratch: borrowing ScratchDirectory, databaseKey: String = Self.databaseKey, withWeb: Bool = true) throws -> (config: String, keyFile: String) {
+        let keyFile = scratch.url.appendingPathComponent("database.key").path
+        try (databaseKey + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
+        var yaml = """
+            routes:
+              - name: database
+                routing_key_file: \(keyFile)
+                match: ['team = dba']
+                severity_map: { p0: critical }
+
+            """
+        if withWeb {
+            yaml += """
+                  - name: web
+                    routing_key: \(Self.webKey)
+                    match: ['team=web']
+
+                """
+        }
+        let config = scratch.url.appendingPathComponent("config.yaml").path
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        return (config, keyFile)
+    }
+
+    func webhook(_ teams: [String], firing: Bool = true) -> String {
+        let alerts = teams.map { team -> [String: Any] in
+            ["status": firing ? "firing" : "resolved", "labels": ["alertname": "Routed", "team": team, "severity": "p0"],
+             "annotations": ["summary": "for \(team)"], "startsAt": "2026-11-23T10:00:00Z"]
+        }
+        let data = try! JSONSerialization.data(withJSONObject: ["version": "4", "alerts": alerts])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test func alertsGoToTheRouteTheirLabelsMatchOrToThePathsRoute() async throws {
+        let fake = try await FakePagerDuty.start()
+        let scratch = try ScratchDirectory()
+        let (config, _) = try writeConfiguration(scratch)
+        let daemon = try await DaemonProcess(arguments: [
+            "--config", config, "--routing-key", DaemonProcess.routingKey, "--events-url", fake.baseURL, "--database", scratch.database,
+        ])
+        let answer = try await HTTP.post("\(daemon.baseURL)/v1/alertmanager", body: webhook(["dba", "web", "other"]))
+        #expect(answer.status == 202)
+        let delivered = try await fake.waitForAccepted(count: 3)
+        var keyBySummary: [String: String] = [:]
+        for request in delivered {
+            guard case .object(let object)? = request.json, case .object(let payload)? = object["payload"],
+                case .string(let summary)? = payload["summary"] else { continue }
+            keyBySummary[summary] = request.routingKey
+            #expect(payload["severity"] == .string(summary == "for dba" ? "critical" : "error"), "the database route maps p0")
+        }
+        #expect(keyBySummary == ["for dba": Self.databaseKey, "for web": Self.webKey, "for other": DaemonProcess.routingKey])
+
+        _ = try await HTTP.post("\(daemon.baseURL)/v1/alertmanager/web", body: webhook(["dba"], firing: false))
+        let all = try await fake.waitForAccepted(count: 4)
+        #expect(all.last?.routingKey == Self.webKey, "the path's route wins over the labels")
+        #expect(try await HTTP.post("\(daemon.baseURL)/v1/alertmanager/nope", body: webhook(["dba"])).status == 404)
+        let metrics = try await HTTP.get("\(daemon.baseURL)/metrics").body
+        #expect(metrics.contains(#"pagerduty_events_triggered_total{routing_key="database",severity="critical"} 1"#))
+        #expect(![Self.databaseKey, Self.webKey, DaemonProcess.routingKey].contains { metrics.contains($0) || daemon.lines.joined().contains($0) })
+        await fake.stop()
+    }
+
+    @Test func aRotatedKeyAppliesToQueuedEventsAndABadReloadKeepsTheRoutes() async throws {
+        let fake = try await FakePagerDuty.start()
+        fake.setDefault(.status(503, body: "down"))
+        let scratch = try ScratchDirectory()
+        let (config, keyFile) = try writeConfiguration(scratch)
+        let daemon = try await DaemonProcess(arguments: [
+            "--config", config, "--events-url", fake.baseURL, "--database", scratch.database,
+            "--retry-initial-delay", "50ms", "--retry-max-delay", "200ms", "--config-check-interval", "1h",
+        ])
+        #expect(try await HTTP.post("\(daemon.baseURL)/v1/alertmanager", body: webhook(["dba"])).status == 202)
+        _ = try await fake.waitForRequests(count: 2)
+
+        // A broken configuration is refused whole, and says why.
+        let broken = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "team = dba", with: "team = ")
+            + "  - name: web\n    routing_key: short\n"
+        try broken.write(toFile: config, atomically: true, encoding: .utf8)
+        daemon.hangUp()
+        try await daemon.waitForLog("Configuration reload failed; keeping the routes in force")
+        let failure = try #require(daemon.records.first { $0["msg"] as? String == "Configuration reload failed; keeping the routes in force" })
+        #expect((failure["problems"] as? String)?.contains("32 letters or digits") == true)
+        #expect(!(failure["problems"] as? String ?? "").contains("short"), "a key is never echoed")
+
+        // Rotate the key: the queued trigger goes out with the new one.
+        _ = try writeConfiguration(scratch, databaseKey: Self.rotatedKey)
+        #expect(FileManager.default.fileExists(atPath: keyFile))
+        daemon.hangUp()
+        try await daemon.waitForLog("Configuration reloaded")
+        fake.setDefault(.accept)
+        let delivered = try await fake.waitForAccepted(count: 1)
+        #expect(delivered.first?.routingKey == Self.rotatedKey)
+        #expect(!daemon.lines.joined().contains(Self.rotatedKey))
+        await fake.stop()
+    }
+
+    @Test func aKeyFileChangeIsNoticedWithoutASignal() async throws {
+        let fake = try await FakePagerDuty.start()
+        fake.setDefault(.status(503, body: "down"))
+        let scratch = try ScratchDirectory()
+        let (config, _) = try writeConfiguration(scratch)
+        let daemon = try await DaemonProcess(arguments: [
+            "--config", config, "--events-url", fake.baseURL, "--database", scratch.database,
+            "--retry-initial-delay", "50ms", "--retry-max-delay", "200ms", "--config-check-interval", "100ms",
+        ])
+        _ = try await HTTP.post("\(daemon.baseURL)/v1/alertmanager", body: webhook(["dba"]))
+        _ = try await fake.waitForRequests(count: 1)
+        _ = try writeConfiguration(scratch, databaseKey: Self.rotatedKey)
+        try await daemon.waitForLog("Configuration reloaded")
+        fake.setDefault(.accept)
+        #expect(try await fake.waitForAccepted(count: 1).first?.routingKey == Self.rotatedKey)
+        await fake.stop()
+    }
+
+    @Test func removingARouteDeadLettersItsQueuedEvents() async throws {
+        let fake = try await FakePagerDuty.start()
+        fake.setDefault(.status(503, body: "down"))
+        let scratch = try ScratchDirectory()
+        let (config, _) = try writeConfiguration(scratch)
+        let daemon = try await DaemonProcess(arguments: [
+            "--config", config, "--events-url", fake.baseURL, "--database", scratch.database,
+            "--retry-initial-delay", "50ms", "--retry-max-delay", "200ms", "--config-check-interval", "1h",
+        ])
+        _ = try await HTTP.post("\(daemon.baseURL)/v1/alertmanager", body: webhook(["web"]))
+        _ = try await fake.waitForRequests(count: 1)
+        _ = try writeConfiguration(scratch, withWeb: false)
+        daemon.hangUp()
+        try await daemon.waitForLog("Event moved to dead letters")
+        let record = try #require(daemon.records.first { $0["msg"] as? String == "Event moved to dead letters" })
+        #expect(record["reason"] as? String == #"route "web" is no longer configured"#)
+        await fake.stop()
+    }
+
+    @Test func checkConfigListsEveryProblem() throws {
+        let scratch = try ScratchDirectory()
+        let config = scratch.url.appendingPathComponent("bad.yaml").path
+        try """
+            route: []
+            routes:
+              - name: database
+                routing_key: tooShortSecretValue
+                match: ['team', 'env =~ (unclosed']
+                severity_map: { p0: catastrophic }
+              - name: database
+                routing_key_file: /nonexistent/key
+              - name: "bad name"
+                routing_key: \(Self.webKey)
+                colour: blue
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let exit = try DaemonProcess.runToExit(["check-config", "--config", config])
+        #expect(exit.status != 0)
+        for expected in [
+            "unknown setting 'route'", "32 letters or digits", "match[0]", "match[1]", "severity_map.p0",
+            "/nonexistent/key cannot be read", "'name' must be letters", "unknown setting 'colour'",
+        ] {
+            #expect(exit.errorOutput.contains(expected), "missing: \(expected)\n\(exit.errorOutput)")
+        }
+        #expect(!exit.errorOutput.contains("tooShortSecretValue"))
+
+        let (good, _) = try writeConfiguration(scratch)
+        let ok = try DaemonProcess.runToExit(["check-config", "--config", good])
+        #expect(ok.status == 0, "\(ok.errorOutput)")
+        #expect(ok.output.contains("OK, 2 routes"))
+    }
+}
