@@ -144,7 +144,7 @@ struct ChangeEventRejectionTests {
               field: "custom_details", reasonContains: "object"),
         .init(name: "custom_details an array", body: #"{"summary":"s","custom_details":[1,2]}"#, status: 400,
               field: "custom_details", reasonContains: "object"),
-        .init(name: "malformed JSON", body: #"{"summary": "s", }"#, status: 400, field: "$", reasonContains: "not valid JSON"),
+        .init(name: "malformed JSON", body: #"{"summary": "s""#, status: 400, field: "$", reasonContains: "not valid JSON"),
         .init(name: "empty body", body: "", status: 400, field: "$", reasonContains: "empty"),
         .init(name: "not an object", body: #"["summary"]"#, status: 400, field: "$", reasonContains: "expected an object"),
         .init(name: "text/plain", body: deployChangeEvent, contentType: "text/plain", status: 415, field: nil,
