@@ -114,6 +114,7 @@ struct Daemon {
                 maxBodyBytes: settings.maxBodyBytes
             ),
             ingestor: publisher,
+            changeEvents: ChangeEventPublisher(store: store, routes: routes, clock: clock, signal: signal, logger: logger),
             readiness: StoreReadiness(store: store),
             metrics: {
                 await gauges.refresh()

@@ -8,7 +8,16 @@ import PagerDutyEvents
 ///
 /// Webhooks are decided one at a time (SQLite has one writer anyway), so two Alertmanager peers sending the
 /// same group at once cause one trigger, not two.
+///
+/// Alerts labelled ``changeEventLabel``=`"true"` (a deploy or a configuration change announced through
+/// Prometheus) become change events, never triggers: the ledger decides as for any alert, and where it would
+/// trigger, a change event is queued instead. It is queued once per occurrence of the alert (a new `startsAt`);
+/// repeats of a still-firing alert are not re-sent after the re-trigger interval, and a resolved one queues
+/// nothing (a change has no end in PagerDuty), though the ledger remembers it so the next occurrence counts.
 public final class AlertPublisher: AlertIngesting {
+    /// The label that turns an alert into a change event when its value is `"true"`.
+    public static let changeEventLabel = "change_event"
+
     private let store: any PublisherStore
     private let routes: RouteTable
     private let ledger: LedgerCache
@@ -92,13 +101,20 @@ public final class AlertPublisher: AlertIngesting {
         var working: [LedgerKey: LedgerEntry] = [:]
         var outbox: [OutboxMessage] = []
         var unrouted = 0
-        for ((alert, dedupKey), destination) in zip(zip(message.alerts, keys), destinations) {
+        for (index, ((alert, dedupKey), destination)) in zip(zip(message.alerts, keys), destinations).enumerated() {
             guard let destination else {
                 unrouted += 1
                 continue
             }
             let route = destination.name
+            var routeMapper = mapper
+            if let severityMapping = destination.severityMapping {
+                routeMapper.severityMapping = severityMapping
+            }
             let key = LedgerKey(route: route, dedupKey: dedupKey)
+            let isChange = Self.isChangeEvent(alert)
+            var alertPolicy = policy
+            if isChange { alertPolicy.retriggerInterval = nil }
             let decision = LedgerRules.decide(
                 existing: working[key] ?? ledger.entry(for: key),
                 route: route,
@@ -106,13 +122,21 @@ public final class AlertPublisher: AlertIngesting {
                 status: alert.status,
                 startsAt: alert.startsAt,
                 now: now,
-                policy: policy
+                policy: alertPolicy
             )
             working[key] = decision.entry
             guard let action = decision.action else { continue }
-            var routeMapper = mapper
-            if let severityMapping = destination.severityMapping {
-                routeMapper.severityMapping = severityMapping
+            if isChange {
+                guard action == .trigger else { continue }
+                do throws(IngestError) {
+                    let event = routeMapper.changeEvent(for: alert, in: message)
+                    outbox.append(try .change(event, route: route, at: now))
+                } catch .invalidAlert(_, let reason) {
+                    throw .invalidAlert(field: "alerts[\(index)]", reason: reason)
+                } catch {
+                    throw error
+                }
+                continue
             }
             let event = routeMapper.event(for: alert, action: action, in: message, dedupKey: dedupKey)
             let body: Data
@@ -147,6 +171,11 @@ public final class AlertPublisher: AlertIngesting {
             unrouted: unrouted
         )
         return (result, Set(outbox.map(\.route)))
+    }
+
+    /// Whether `alert` announces a change (``changeEventLabel`` is `"true"`) rather than a problem.
+    public static func isChangeEvent(_ alert: Alert) -> Bool {
+        alert.labels[changeEventLabel] == "true"
     }
 
     private static func reason(of error: any Error) -> String {

@@ -91,6 +91,25 @@ public struct EventMapper: Sendable {
         return event.fittedToLimits()
     }
 
+    /// The change event for `alert` (one carrying ``AlertPublisher/changeEventLabel``), which arrived in
+    /// `message`: summary, source, timestamp (the alert's `startsAt`), custom_details, links and images come
+    /// from the same rules as a trigger's. Its routing key is empty; it is fitted to PagerDuty's limits.
+    public func changeEvent(for alert: Alert, in message: WebhookMessage) -> ChangeEvent {
+        let fingerprint = try? DedupKey.of(alert)
+        let event = ChangeEvent(
+            routingKey: "",
+            payload: ChangeEventPayload(
+                summary: summary(of: alert),
+                source: source(of: alert, message: message),
+                timestamp: alert.startsAt.map(RFC3339.format),
+                customDetails: customDetails(of: alert, message: message, dedupKey: fingerprint)
+            ),
+            links: links(of: alert),
+            images: images(of: alert)
+        )
+        return event.fittedToLimits()
+    }
+
     /// The summary line of an alert.
     public func summary(of alert: Alert) -> String {
         let text: String
@@ -115,13 +134,13 @@ public struct EventMapper: Sendable {
         return "alertmanager"
     }
 
-    private func customDetails(of alert: Alert, message: WebhookMessage, dedupKey: String) -> JSONValue {
+    private func customDetails(of alert: Alert, message: WebhookMessage, dedupKey: String?) -> JSONValue {
         var details: [String: JSONValue] = [
             "labels": .object(alert.labels.mapValues(JSONValue.string)),
             "annotations": .object(alert.annotations.mapValues(JSONValue.string)),
             "status": .string(alert.status.rawValue),
-            "fingerprint": .string(dedupKey),
         ]
+        if let dedupKey { details["fingerprint"] = .string(dedupKey) }
         if let startsAt = alert.startsAt { details["startsAt"] = .string(RFC3339.format(startsAt)) }
         if let endsAt = alert.endsAt { details["endsAt"] = .string(RFC3339.format(endsAt)) }
         if let url = alert.generatorURL.nonBlank { details["generatorURL"] = .string(url) }

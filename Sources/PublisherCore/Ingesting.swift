@@ -1,8 +1,8 @@
 import AlertmanagerModels
 
-/// What accepting a webhook did.
+/// What accepting a webhook (or a change event request) did.
 public struct IngestResult: Sendable, Hashable, Codable {
-    /// Alerts in the webhook.
+    /// Alerts in the webhook; 0 for a change event request.
     public var alerts: Int
     /// Events queued for PagerDuty (real transitions only).
     public var queued: Int
@@ -11,6 +11,7 @@ public struct IngestResult: Sendable, Hashable, Codable {
     /// Alerts no route took (no matcher matched and no default route is configured): not sent, logged.
     public var unrouted: Int
 
+    /// Creates a result from its figures.
     public init(alerts: Int, queued: Int, unchanged: Int, unrouted: Int = 0) {
         self.alerts = alerts
         self.queued = queued
@@ -19,11 +20,12 @@ public struct IngestResult: Sendable, Hashable, Codable {
     }
 }
 
-/// Why a webhook was not accepted. Nothing was stored.
+/// Why a webhook or a change event request was not accepted. Nothing was stored.
 public enum IngestError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The path named a route the configuration does not define.
     case unknownRoute(String)
-    /// An alert cannot be turned into an event; `field` is a JSON path such as `alerts[3].labels`.
+    /// An alert (or a change event request) cannot be turned into an event; `field` is a JSON path such as
+    /// `alerts[3].labels` or `links[0].href`.
     case invalidAlert(field: String, reason: String)
     /// Storage failed; the sender should retry.
     case storageUnavailable(reason: String)
@@ -42,6 +44,14 @@ public protocol AlertIngesting: Sendable {
     /// Stores every alert of `message` for `route` (the default route when `nil`) in one transaction.
     /// Returns only after the transaction committed; throws ``IngestError`` otherwise.
     func ingest(_ message: WebhookMessage, route: String?) async throws(IngestError) -> IngestResult
+}
+
+/// Accepts change events (`POST /v1/change-events`): checks the request and stores the change event durably.
+public protocol ChangeEventIngesting: Sendable {
+    /// Stores the change event `request` describes for `route` (the default route when `nil`) in one
+    /// transaction. Returns only after the transaction committed; throws ``IngestError`` otherwise
+    /// (``IngestError/invalidAlert(field:reason:)`` names the offending field of the request).
+    func ingest(_ request: ChangeEventRequest, route: String?) async throws(IngestError) -> IngestResult
 }
 
 /// One readiness check's outcome.

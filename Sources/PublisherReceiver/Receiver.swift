@@ -2,36 +2,43 @@ import Hummingbird
 import Logging
 import PublisherCore
 
-/// The HTTP receiver: Alertmanager webhooks in, health, readiness and metrics out.
+/// The HTTP receiver: Alertmanager webhooks and change events in, health, readiness and metrics out.
 ///
 /// | method, path | answer |
 /// |---|---|
 /// | `POST /v1/alertmanager`, `POST /v1/alertmanager/{route}` | 202 once stored; 400, 401, 404, 413, 415, 503 with a JSON error |
+/// | `POST /v1/change-events`, `POST /v1/change-events/{route}` | the same answers, for one change event |
 /// | `GET /healthz` | 200 `{"status":"ok"}` |
 /// | `GET /readyz` | 200 or 503 with the list of checks |
 /// | `GET /metrics` | 200, Prometheus text format 0.0.4 |
 ///
 /// Other methods on these paths get 405 with `Allow`; other paths get 404.
 ///
-/// Webhook rules: `Content-Type` must be `application/json` (parameters such as `charset` allowed); a request
-/// without `Content-Type` is decoded as JSON, since some senders and proxies drop it. `version` must be `"4"`
-/// or absent. Error bodies are `{"status":"error","error":"<reason>","field":"<JSON path>"}`; `field` is
-/// present for 400s, and `$` names the whole body. The bearer token (when configured) is compared in
-/// constant time, checked before anything else, and never logged or echoed.
+/// Rules of both POST endpoints: `Content-Type` must be `application/json` (parameters such as `charset`
+/// allowed); a request without `Content-Type` is decoded as JSON, since some senders and proxies drop it. A
+/// webhook's `version` must be `"4"` or absent. A change event needs a non-blank `summary`; `timestamp` must be
+/// RFC 3339, `links[].href` absolute http(s) URLs and `custom_details` an object. Error bodies are
+/// `{"status":"error","error":"<reason>","field":"<JSON path>"}`; `field` is present for 400s, and `$` names
+/// the whole body. The bearer token (when configured) is compared in constant time, checked before anything
+/// else, and never logged or echoed.
 public enum Receiver {
     /// The webhook path for the default route; `/{route}` may follow.
     public static let webhookPath = "/v1/alertmanager"
+    /// The change events path for the default route; `/{route}` may follow.
+    public static let changeEventsPath = "/v1/change-events"
 
     /// Builds the router with every endpoint; use it directly in tests, or through ``makeApplication``.
     /// - Parameters:
     ///   - configuration: Token and body limit (host and port are not used here).
     ///   - ingestor: Stores accepted webhooks; called only for requests that passed every check.
+    ///   - changeEvents: Stores accepted change events; called only for requests that passed every check.
     ///   - readiness: Answers `/readyz`.
     ///   - metrics: Produces the `/metrics` text.
     ///   - logger: Receives one debug line per request, a warning per 4xx and an error per 503.
     public static func makeRouter(
         configuration: ReceiverConfiguration,
         ingestor: any AlertIngesting,
+        changeEvents: any ChangeEventIngesting,
         readiness: any ReadinessChecking,
         metrics: @escaping @Sendable () async -> String,
         logger: Logger
@@ -39,21 +46,24 @@ public enum Receiver {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger))
 
-        let webhook = AlertmanagerWebhookEndpoint(
-            ingestor: ingestor,
+        let checks = IngestEndpoint(
             verifier: configuration.authToken.map(BearerTokenVerifier.init(token:)),
             maxBodyBytes: configuration.maxBodyBytes,
             logger: logger
         )
+        let webhook = AlertmanagerWebhookEndpoint(ingestor: ingestor, endpoint: checks)
         router.post(RouterPath(webhookPath)) { request, context in
             await webhook.respond(to: request, context: context, route: nil)
         }
         router.post(RouterPath(webhookPath + "/:route")) { request, context in
-            await webhook.respond(
-                to: request,
-                context: context,
-                route: AlertmanagerWebhookEndpoint.routeName(context)
-            )
+            await webhook.respond(to: request, context: context, route: IngestEndpoint.routeName(context))
+        }
+        let change = ChangeEventEndpoint(ingestor: changeEvents, endpoint: checks)
+        router.post(RouterPath(changeEventsPath)) { request, context in
+            await change.respond(to: request, context: context, route: nil)
+        }
+        router.post(RouterPath(changeEventsPath + "/:route")) { request, context in
+            await change.respond(to: request, context: context, route: IngestEndpoint.routeName(context))
         }
 
         let operational = OperationalEndpoints(readiness: readiness, metrics: metrics, logger: logger)
@@ -61,12 +71,17 @@ public enum Receiver {
         router.get("/readyz") { _, context in await operational.ready(context: context) }
         router.get("/metrics") { _, _ in await operational.exposition() }
 
-        MethodNotAllowed.register(on: router, paths: [webhookPath, webhookPath + "/:route"], allowed: .post)
+        MethodNotAllowed.register(
+            on: router,
+            paths: [webhookPath, webhookPath + "/:route", changeEventsPath, changeEventsPath + "/:route"],
+            allowed: .post
+        )
         MethodNotAllowed.register(on: router, paths: ["/healthz", "/readyz", "/metrics"], allowed: .get)
         return router
     }
 
-    /// Builds the Hummingbird application serving ``makeRouter(configuration:ingestor:readiness:metrics:logger:)``
+    /// Builds the Hummingbird application serving
+    /// ``makeRouter(configuration:ingestor:changeEvents:readiness:metrics:logger:)``
     /// on `configuration.host`:`configuration.port`.
     ///
     /// The application is a swift-service-lifecycle `Service`: run it in a `ServiceGroup`; on graceful
@@ -75,6 +90,7 @@ public enum Receiver {
     public static func makeApplication(
         configuration: ReceiverConfiguration,
         ingestor: any AlertIngesting,
+        changeEvents: any ChangeEventIngesting,
         readiness: any ReadinessChecking,
         metrics: @escaping @Sendable () async -> String,
         logger: Logger,
@@ -83,6 +99,7 @@ public enum Receiver {
         let router = makeRouter(
             configuration: configuration,
             ingestor: ingestor,
+            changeEvents: changeEvents,
             readiness: readiness,
             metrics: metrics,
             logger: logger

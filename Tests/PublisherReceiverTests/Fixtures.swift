@@ -49,6 +49,7 @@ let realisticWebhook = #"""
 struct ReceiverHarness {
     var configuration = ReceiverConfiguration()
     var ingestor = RecordingIngestor(outcome: .success(IngestResult(alerts: 2, queued: 1, unchanged: 1)))
+    var changeEvents = RecordingChangeEventIngestor()
     var readiness = ScriptedReadiness(checks: [ReadinessCheck(name: "storage", ok: true)])
     var metricsText = "# TYPE pagerduty_events_resolved_total counter\npagerduty_events_resolved_total{routing_key=\"default\"} 4\n"
     let logs = MemoryLogSink()
@@ -59,6 +60,7 @@ struct ReceiverHarness {
         let router = Receiver.makeRouter(
             configuration: configuration,
             ingestor: ingestor,
+            changeEvents: changeEvents,
             readiness: readiness,
             metrics: { metricsText },
             logger: capturingLogger(logs)

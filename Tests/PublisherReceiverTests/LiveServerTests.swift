@@ -15,6 +15,7 @@ struct LiveServerTests {
         let app = Receiver.makeApplication(
             configuration: ReceiverConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: 64 * 1024),
             ingestor: ingestor,
+            changeEvents: RecordingChangeEventIngestor(),
             readiness: ScriptedReadiness(checks: [ReadinessCheck(name: "storage", ok: true)]),
             metrics: { "" },
             logger: capturingLogger(logs),
@@ -47,6 +48,7 @@ struct LiveServerTests {
         let app = Receiver.makeApplication(
             configuration: ReceiverConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: 1024),
             ingestor: ingestor,
+            changeEvents: RecordingChangeEventIngestor(),
             readiness: ScriptedReadiness(checks: []),
             metrics: { "" },
             logger: capturingLogger(MemoryLogSink()),
