@@ -177,3 +177,20 @@ struct ConfigurationTests {
         #expect(ok.output.contains("OK, 2 routes"))
     }
 }
+
+@Suite("Example configurations")
+struct ExampleConfigurationTests {
+    /// The repository's examples/ folder.
+    static var examples: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples")
+    }
+
+    @Test(arguments: ["config-single-team.yaml", "config-teams-by-label.yaml"])
+    func examplesHaveNoProblemButTheirMissingKeyFiles(name: String) throws {
+        let exit = try DaemonProcess.runToExit(["check-config", "--config", Self.examples.appendingPathComponent(name).path])
+        let problems = exit.errorOutput.split(separator: "\n").filter { $0.hasPrefix("  - ") }
+        #expect(!problems.isEmpty, "the example key files do not exist here")
+        #expect(problems.allSatisfy { $0.contains("cannot be read") }, "\(problems)")
+    }
+}

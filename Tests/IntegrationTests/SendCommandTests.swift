@@ -85,6 +85,11 @@ struct SendCommandTests {
         let delivered = try await fake.waitForAccepted(count: 1)
         #expect(delivered.first?.dedupKey == "via-1")
         #expect(delivered.first?.eventAction == "trigger")
+
+        let change = try send(["change", "--summary", "Deployed via the daemon", "--via", daemon.baseURL, "--auth-token", DaemonProcess.authToken])
+        #expect(change.status == 0, "\(change.errorOutput)")
+        let both = try await fake.waitForAccepted(count: 2)
+        #expect(both.last?.path == "/v2/change/enqueue")
         _ = try await daemon.terminate()
         await fake.stop()
     }
