@@ -14,7 +14,8 @@ struct Daemon {
     let settings: ServeSettings
 
     func run() async throws {
-        let redactor = SecretRedactor(secrets: (settings.routingKey.map { [$0] } ?? []) + (settings.authToken.map { [$0] } ?? []))
+        let redactor = SecretRedactor(
+            secrets: [settings.routingKey, settings.authToken, settings.basicAuth?.password].compactMap { $0 })
         let sink = StandardOutputSink()
         LoggingSystem.bootstrap(
             StructuredLogHandler.bootstrap(format: settings.logFormat, level: settings.logLevel, redactor: redactor, sink: sink)
@@ -111,6 +112,7 @@ struct Daemon {
                 host: settings.host,
                 port: settings.port,
                 authToken: settings.authToken,
+                basicAuth: settings.basicAuth.map { BasicAuthCredentials(username: $0.username, password: $0.password) },
                 maxBodyBytes: settings.maxBodyBytes
             ),
             ingestor: publisher,
@@ -146,7 +148,7 @@ struct Daemon {
             metadata: [
                 "version": "\(PublisherVersion.current)", "database": "\(settings.databasePath)",
                 "events_url": "\(settings.eventsURL)", "rate_limit": "\(settings.rateLimit)",
-                "auth": "\(settings.authToken == nil ? "none" : "bearer")",
+                "auth": "\([settings.authToken == nil ? nil : "bearer", settings.basicAuth == nil ? nil : "basic"].compactMap { $0 }.joined(separator: "+").nonEmpty ?? "none")",
             ]
         )
         try await group.run()
@@ -154,3 +156,8 @@ struct Daemon {
     }
 }
 
+
+extension String {
+    /// The string, or `nil` when it is empty.
+    fileprivate var nonEmpty: String? { isEmpty ? nil : self }
+}

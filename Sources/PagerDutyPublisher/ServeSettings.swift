@@ -24,6 +24,8 @@ struct ServeSettings: Sendable {
     var databasePath: String
     var rateLimit: Int
     var authToken: String?
+    /// Basic auth credentials (user name, password) for the receiver.
+    var basicAuth: (username: String, password: String)?
     var dryRun: Bool
     var logLevel: Logger.Level
     var logFormat: LogFormat
@@ -87,6 +89,23 @@ struct ServeSettings: Sendable {
             file: value(options.authTokenFile, "PAGERDUTY_PUBLISHER_AUTH_TOKEN_FILE"),
             what: "auth token"
         )
+
+        let basicPassword = try Self.secret(
+            direct: value(options.basicAuthPassword, "PAGERDUTY_PUBLISHER_BASIC_AUTH_PASSWORD"),
+            file: value(options.basicAuthPasswordFile, "PAGERDUTY_PUBLISHER_BASIC_AUTH_PASSWORD_FILE"),
+            what: "basic auth password"
+        )
+        switch (value(options.basicAuthUsername, "PAGERDUTY_PUBLISHER_BASIC_AUTH_USERNAME"), basicPassword) {
+        case (let username?, let password?):
+            guard !username.contains(":") else {
+                throw SettingsError(description: "The basic auth user name cannot contain ':'.")
+            }
+            basicAuth = (username, password)
+        case (nil, nil):
+            basicAuth = nil
+        default:
+            throw SettingsError(description: "Basic auth needs both a user name (--basic-auth-username) and a password (--basic-auth-password or --basic-auth-password-file).")
+        }
 
         let levelText = value(options.logLevel, "PAGERDUTY_PUBLISHER_LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: levelText.lowercased()) else {

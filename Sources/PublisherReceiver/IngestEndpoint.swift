@@ -10,7 +10,7 @@ import PublisherCore
 /// never called for a request that failed a check. Nothing here throws past ``respond(to:context:decode:ingest:)``,
 /// so no failure escapes as a 500.
 struct IngestEndpoint: Sendable {
-    let verifier: BearerTokenVerifier?
+    let verifier: RequestAuthenticator?
     let maxBodyBytes: Int
     let logger: Logger
 

@@ -47,7 +47,7 @@ public enum Receiver {
         router.add(middleware: RequestLogMiddleware(logger: logger))
 
         let checks = IngestEndpoint(
-            verifier: configuration.authToken.map(BearerTokenVerifier.init(token:)),
+            verifier: RequestAuthenticator(token: configuration.authToken, basic: configuration.basicAuth),
             maxBodyBytes: configuration.maxBodyBytes,
             logger: logger
         )

@@ -12,6 +12,9 @@ public struct ReceiverConfiguration: Sendable {
     /// When set, `POST` endpoints require `Authorization: Bearer <authToken>`; `nil` accepts every request.
     /// Health, readiness and metrics endpoints never require it. Never logged or echoed.
     public var authToken: String?
+    /// When set, `POST` endpoints also accept (or, without a token, require) HTTP basic authentication with
+    /// these credentials, as Alertmanager's `basic_auth` sends. Never logged or echoed.
+    public var basicAuth: BasicAuthCredentials?
     /// The largest request body accepted; larger bodies are answered with 413 without being buffered.
     public var maxBodyBytes: Int
     /// The value of the `Server` response header; `nil` for none.
@@ -22,12 +25,14 @@ public struct ReceiverConfiguration: Sendable {
         host: String = "0.0.0.0",
         port: Int = ReceiverConfiguration.defaultPort,
         authToken: String? = nil,
+        basicAuth: BasicAuthCredentials? = nil,
         maxBodyBytes: Int = ReceiverConfiguration.defaultMaxBodyBytes,
         serverName: String? = nil
     ) {
         self.host = host
         self.port = port
         self.authToken = authToken.flatMap { $0.isEmpty ? nil : $0 }
+        self.basicAuth = basicAuth
         self.maxBodyBytes = maxBodyBytes
         self.serverName = serverName
     }
@@ -37,6 +42,7 @@ extension ReceiverConfiguration: CustomStringConvertible {
     /// A summary that says whether a token is set, never the token.
     public var description: String {
         "ReceiverConfiguration(host: \(host), port: \(port), authToken: \(authToken == nil ? "none" : "set"), "
+            + "basicAuth: \(basicAuth.map { "user \($0.username)" } ?? "none"), "
             + "maxBodyBytes: \(maxBodyBytes), serverName: \(serverName ?? "none"))"
     }
 }

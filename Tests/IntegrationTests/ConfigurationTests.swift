@@ -194,3 +194,36 @@ struct ExampleConfigurationTests {
         #expect(problems.allSatisfy { $0.contains("cannot be read") }, "\(problems)")
     }
 }
+
+@Suite("Basic auth on the real daemon")
+struct DaemonBasicAuthTests {
+    @Test func alertmanagersBasicAuthIsAcceptedAndThePasswordNeverLogged() async throws {
+        let fake = try await FakePagerDuty.start()
+        let scratch = try ScratchDirectory()
+        let passwordFile = scratch.url.appendingPathComponent("password").path
+        let password = "Basic-Auth-Passw0rd-Of-The-Receiver"
+        try (password + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        let daemon = try await DaemonProcess(
+            arguments: ["--routing-key", DaemonProcess.routingKey, "--events-url", fake.baseURL, "--database", scratch.database,
+                        "--basic-auth-password-file", passwordFile],
+            environment: ["PAGERDUTY_PUBLISHER_BASIC_AUTH_USERNAME": "alertmanager"]
+        )
+        func basic(_ secret: String) -> [String: String] {
+            ["Authorization": "Basic " + Data("alertmanager:\(secret)".utf8).base64EncodedString()]
+        }
+        let url = "\(daemon.baseURL)/v1/alertmanager"
+        #expect(try await HTTP.post(url, body: Webhook.body(Webhook.firing("B", ["b"])), headers: basic("wrong")).status == 401)
+        #expect(try await HTTP.post(url, body: Webhook.body(Webhook.firing("B", ["b"]))).status == 401)
+        #expect(try await HTTP.post(url, body: Webhook.body(Webhook.firing("B", ["b"])), headers: basic(password)).status == 202)
+        _ = try await fake.waitForAccepted(count: 1)
+        #expect(try await daemon.terminate() == 0)
+        #expect(!(daemon.lines.joined() + daemon.errorOutput).contains(password))
+        await fake.stop()
+    }
+
+    @Test func aUserNameWithoutAPasswordIsRefusedAtStart() throws {
+        let exit = try DaemonProcess.runToExit(["serve", "--dry-run", "--basic-auth-username", "alertmanager"])
+        #expect(exit.status != 0)
+        #expect(exit.errorOutput.contains("Basic auth needs both a user name"))
+    }
+}
