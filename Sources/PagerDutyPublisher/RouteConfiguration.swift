@@ -20,6 +20,10 @@ struct ConfigurationProblems: Error, CustomStringConvertible {
 ///     match: ['team = dba', 'env != staging', 'severity =~ "critical|page"']
 ///     severity_map: { p0: critical }      # extra aliases for this route
 ///     default_severity: warning           # for missing or unknown severity labels
+///     summary_template: "{{ labels.alertname }} on {{ labels.instance }}"
+///     fields: { source: [host, instance], component: [service] }
+///     details: { include: [...], exclude: [secret_label] }
+///     links: [runbook_url, logs_url]      # annotations whose URLs become links
 /// ```
 /// A route called `default` in the file is replaced by the one from `--routing-key` when both exist.
 struct RouteConfiguration: Sendable {
@@ -28,7 +32,12 @@ struct RouteConfiguration: Sendable {
     var watchedFiles: [String]
 
     static let topLevelKeys: Set<String> = ["routes"]
-    static let routeKeys: Set<String> = ["name", "routing_key", "routing_key_file", "match", "severity_map", "default_severity"]
+    static let routeKeys: Set<String> = [
+        "name", "routing_key", "routing_key_file", "match", "severity_map", "default_severity", "summary_template",
+        "fields", "details", "links",
+    ]
+    static let fieldKeys: Set<String> = ["source", "component", "group", "class"]
+    static let detailsKeys: Set<String> = ["include", "exclude"]
 
     /// Loads `path` (if any) and adds `defaultRoute`; lists every problem at once when there are some.
     static func load(path: String?, defaultRoute: Route?, defaultSeverity: Severity) throws(ConfigurationProblems) -> RouteConfiguration {
@@ -168,9 +177,69 @@ struct RouteConfiguration: Sendable {
                 problems.append("\(where_): severity_map must map label values to critical, error, warning or info.")
             }
         }
+        var mapper = EventMapper(severityMapping: SeverityMapping(defaultSeverity: routeDefault, extraAliases: aliases))
+        if let text = fields["summary_template"] {
+            if let text = text as? String {
+                do {
+                    mapper.summaryTemplate = try SummaryTemplate(text)
+                } catch {
+                    problems.append("\(where_): summary_template: \(error.description).")
+                }
+            } else {
+                problems.append("\(where_): summary_template must be a string.")
+            }
+        }
+        if let value = fields["fields"] {
+            if let map = value as? [String: Any] {
+                for (field, labels) in map.sorted(by: { $0.key < $1.key }) {
+                    guard fieldKeys.contains(field) else {
+                        problems.append("\(where_): fields.\(field) is unknown (known: \(fieldKeys.sorted().joined(separator: ", "))).")
+                        continue
+                    }
+                    guard let names = stringList(labels) else {
+                        problems.append("\(where_): fields.\(field) must be a list of label names.")
+                        continue
+                    }
+                    switch field {
+                    case "source": mapper.fieldLabels.source = names
+                    case "component": mapper.fieldLabels.component = names
+                    case "group": mapper.fieldLabels.group = names
+                    default: mapper.fieldLabels.class = names
+                    }
+                }
+            } else {
+                problems.append("\(where_): fields must map source, component, group or class to label names.")
+            }
+        }
+        if let value = fields["details"] {
+            if let map = value as? [String: Any], Set(map.keys).isSubset(of: detailsKeys) {
+                let include = map["include"].map(stringList)
+                let exclude = map["exclude"].map(stringList)
+                if include == .some(nil) || exclude == .some(nil) {
+                    problems.append("\(where_): details.include and details.exclude must be lists of label or annotation names.")
+                } else {
+                    mapper.detailsFilter = EventMapper.DetailsFilter(
+                        include: include.flatMap { $0 }.map(Set.init), exclude: Set(exclude.flatMap { $0 } ?? []))
+                }
+            } else {
+                problems.append("\(where_): details must have only 'include' and 'exclude' lists.")
+            }
+        }
+        if let value = fields["links"] {
+            if let names = stringList(value) {
+                mapper.linkAnnotations = names.map { EventMapper.LinkAnnotation(annotation: $0, text: $0) }
+            } else {
+                problems.append("\(where_): links must be a list of annotation names whose URLs become links.")
+            }
+        }
         guard problems.count == before, let key else { return nil }
-        let mapping = fields["severity_map"] == nil && fields["default_severity"] == nil
-            ? nil : SeverityMapping(defaultSeverity: routeDefault, extraAliases: aliases)
-        return Route(name: name, routingKey: key, matchers: matchers, severityMapping: mapping)
+        return Route(name: name, routingKey: key, matchers: matchers, mapper: mapper)
+    }
+
+    /// `value` as a list of strings, or `nil` when it is something else.
+    private static func stringList(_ value: Any) -> [String]? {
+        guard let list = value as? [Any] else { return nil }
+        let strings = list.compactMap { $0 as? String }
+        return strings.count == list.count ? strings : nil
     }
 }

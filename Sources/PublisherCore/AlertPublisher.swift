@@ -107,10 +107,7 @@ public final class AlertPublisher: AlertIngesting {
                 continue
             }
             let route = destination.name
-            var routeMapper = mapper
-            if let severityMapping = destination.severityMapping {
-                routeMapper.severityMapping = severityMapping
-            }
+            let routeMapper = destination.mapper ?? mapper
             let key = LedgerKey(route: route, dedupKey: dedupKey)
             let isChange = Self.isChangeEvent(alert)
             var alertPolicy = policy

@@ -40,22 +40,78 @@ public enum DedupKey {
 /// - links: the generator URL, the `runbook_url` annotation and dashboard annotations; images from an https
 ///   `image_url` annotation. client and client_url name the sending Alertmanager.
 public struct EventMapper: Sendable {
-    /// Annotations that become links, with the text shown for each.
-    public static let linkAnnotations: [(annotation: String, text: String)] = [
-        ("runbook_url", "Runbook"),
-        ("runbook", "Runbook"),
-        ("dashboard_url", "Dashboard"),
-        ("dashboard", "Dashboard"),
-        ("grafana_url", "Dashboard"),
+    /// An annotation whose URL becomes a link, with the text shown for it.
+    public struct LinkAnnotation: Sendable, Hashable {
+        public var annotation: String
+        public var text: String
+
+        public init(annotation: String, text: String) {
+            self.annotation = annotation
+            self.text = text
+        }
+    }
+
+    /// The labels that feed the payload's fields, each tried in order.
+    public struct FieldLabels: Sendable, Hashable {
+        public var source = ["instance", "job"]
+        public var component = ["component", "service", "container"]
+        public var group = ["group", "namespace", "cluster"]
+        public var `class` = ["class", "alertname"]
+
+        public init() {}
+    }
+
+    /// Which labels and annotations go into `custom_details`: those in `include` (all when `nil`), less those in
+    /// `exclude`.
+    public struct DetailsFilter: Sendable, Hashable {
+        public var include: Set<String>?
+        public var exclude: Set<String>
+
+        public init(include: Set<String>? = nil, exclude: Set<String> = []) {
+            self.include = include
+            self.exclude = exclude
+        }
+
+        func keeps(_ name: String) -> Bool {
+            (include?.contains(name) ?? true) && !exclude.contains(name)
+        }
+    }
+
+    /// The annotations that become links by default.
+    public static let defaultLinkAnnotations: [LinkAnnotation] = [
+        LinkAnnotation(annotation: "runbook_url", text: "Runbook"),
+        LinkAnnotation(annotation: "runbook", text: "Runbook"),
+        LinkAnnotation(annotation: "dashboard_url", text: "Dashboard"),
+        LinkAnnotation(annotation: "dashboard", text: "Dashboard"),
+        LinkAnnotation(annotation: "grafana_url", text: "Dashboard"),
     ]
 
     public var severityMapping: SeverityMapping
     /// The `client` field of trigger events.
     public var clientName: String
+    /// The labels behind source, component, group and class.
+    public var fieldLabels: FieldLabels
+    /// The summary, from the alert's labels and annotations; `nil` uses summary, description, then labels.
+    public var summaryTemplate: SummaryTemplate?
+    /// Which labels and annotations `custom_details` carries.
+    public var detailsFilter: DetailsFilter
+    /// The annotations that become links (after the generator URL).
+    public var linkAnnotations: [LinkAnnotation]
 
-    public init(severityMapping: SeverityMapping = SeverityMapping(), clientName: String = "Alertmanager") {
+    public init(
+        severityMapping: SeverityMapping = SeverityMapping(),
+        clientName: String = "Alertmanager",
+        fieldLabels: FieldLabels = FieldLabels(),
+        summaryTemplate: SummaryTemplate? = nil,
+        detailsFilter: DetailsFilter = DetailsFilter(),
+        linkAnnotations: [LinkAnnotation] = EventMapper.defaultLinkAnnotations
+    ) {
         self.severityMapping = severityMapping
         self.clientName = clientName
+        self.fieldLabels = fieldLabels
+        self.summaryTemplate = summaryTemplate
+        self.detailsFilter = detailsFilter
+        self.linkAnnotations = linkAnnotations
     }
 
     /// The event for `action` on `alert`, which arrived in `message`.
@@ -72,9 +128,9 @@ public struct EventMapper: Sendable {
             source: source(of: alert, message: message),
             severity: severity,
             timestamp: alert.startsAt.map(RFC3339.format),
-            component: labels.firstValue(of: ["component", "service", "container"]),
-            group: labels.firstValue(of: ["group", "namespace", "cluster"]),
-            class: labels.firstValue(of: ["class", "alertname"]),
+            component: labels.firstValue(of: fieldLabels.component),
+            group: labels.firstValue(of: fieldLabels.group),
+            class: labels.firstValue(of: fieldLabels.class),
             customDetails: customDetails(of: alert, message: message, dedupKey: dedupKey)
         )
         let isTrigger = action == .trigger
@@ -113,7 +169,9 @@ public struct EventMapper: Sendable {
     /// The summary line of an alert.
     public func summary(of alert: Alert) -> String {
         let text: String
-        if let summary = alert.annotations["summary"].nonBlank {
+        if let summaryTemplate, let rendered = Optional(summaryTemplate.render(alert)).nonBlank {
+            text = rendered
+        } else if let summary = alert.annotations["summary"].nonBlank {
             text = summary
         } else if let description = alert.annotations["description"].nonBlank {
             text = description
@@ -129,15 +187,15 @@ public struct EventMapper: Sendable {
     }
 
     private func source(of alert: Alert, message: WebhookMessage) -> String {
-        if let source = alert.labels.firstValue(of: ["instance", "job"]) { return source }
+        if let source = alert.labels.firstValue(of: fieldLabels.source) { return source }
         if let host = alert.generatorURL.flatMap({ URLComponents(string: $0)?.host }), !host.isEmpty { return host }
         return "alertmanager"
     }
 
     private func customDetails(of alert: Alert, message: WebhookMessage, dedupKey: String?) -> JSONValue {
         var details: [String: JSONValue] = [
-            "labels": .object(alert.labels.mapValues(JSONValue.string)),
-            "annotations": .object(alert.annotations.mapValues(JSONValue.string)),
+            "labels": .object(alert.labels.filter { detailsFilter.keeps($0.key) }.mapValues(JSONValue.string)),
+            "annotations": .object(alert.annotations.filter { detailsFilter.keeps($0.key) }.mapValues(JSONValue.string)),
             "status": .string(alert.status.rawValue),
         ]
         if let dedupKey { details["fingerprint"] = .string(dedupKey) }
@@ -156,8 +214,8 @@ public struct EventMapper: Sendable {
             links.append(Link(href: href, text: text))
         }
         add(alert.generatorURL, "Source")
-        for (annotation, text) in Self.linkAnnotations {
-            add(alert.annotations[annotation], text)
+        for link in linkAnnotations {
+            add(alert.annotations[link.annotation], link.text)
         }
         return links.isEmpty ? nil : links
     }

@@ -10,14 +10,15 @@ public struct Route: Sendable {
     /// An alert posted to `/v1/alertmanager` (no route in the path) goes to the first route whose matchers all
     /// match its labels. A route without matchers is reached only through its path.
     public var matchers: [LabelMatcher]
-    /// The route's severity mapping; `nil` uses the daemon's.
-    public var severityMapping: SeverityMapping?
+    /// How the route turns alerts into events (severity mapping, summary template, fields, details, links);
+    /// `nil` uses the daemon's.
+    public var mapper: EventMapper?
 
-    public init(name: String, routingKey: String, matchers: [LabelMatcher] = [], severityMapping: SeverityMapping? = nil) {
+    public init(name: String, routingKey: String, matchers: [LabelMatcher] = [], mapper: EventMapper? = nil) {
         self.name = name
         self.routingKey = routingKey
         self.matchers = matchers
-        self.severityMapping = severityMapping
+        self.mapper = mapper
     }
 
     /// Whether label-based selection picks this route for `labels`.

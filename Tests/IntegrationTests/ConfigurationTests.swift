@@ -74,6 +74,44 @@ struct ConfigurationTests {
         await fake.stop()
     }
 
+    @Test func aRoutesOverridesShapeItsEvents() async throws {
+        let fake = try await FakePagerDuty.start()
+        let scratch = try ScratchDirectory()
+        let config = scratch.url.appendingPathComponent("overrides.yaml").path
+        try """
+            routes:
+              - name: shaped
+                routing_key: \(Self.webKey)
+                match: ['team = web']
+                summary_template: "{{ labels.alertname }} for {{ labels.team }} ({{ status }})"
+                fields: { source: [host] }
+                details: { exclude: [internal] }
+                links: [logs_url]
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try await DaemonProcess(arguments: [
+            "--config", config, "--events-url", fake.baseURL, "--database", scratch.database,
+        ])
+        let alert: [String: Any] = [
+            "status": "firing", "labels": ["alertname": "Slow", "team": "web", "host": "web-9", "internal": "x"],
+            "annotations": ["logs_url": "https://logs.example/web-9", "runbook_url": "https://runbooks.example/slow"],
+        ]
+        let body = String(decoding: try JSONSerialization.data(withJSONObject: ["version": "4", "alerts": [alert]]), as: UTF8.self)
+        #expect(try await HTTP.post("\(daemon.baseURL)/v1/alertmanager", body: body).status == 202)
+        let event = try #require(try await fake.waitForAccepted(count: 1).first)
+        #expect(event.schemaViolations.isEmpty)
+        guard case .object(let object)? = event.json, case .object(let payload)? = object["payload"],
+            case .object(let details)? = payload["custom_details"], case .object(let labels)? = details["labels"]
+        else {
+            Issue.record("unexpected event shape")
+            return
+        }
+        #expect(payload["summary"] == .string("Slow for web (firing)"))
+        #expect(payload["source"] == .string("web-9"))
+        #expect(labels["internal"] == nil && labels["host"] == .string("web-9"))
+        #expect(object["links"] == .array([.object(["href": .string("https://logs.example/web-9"), "text": .string("logs_url")])]))
+        await fake.stop()
+    }
+
     @Test func aRotatedKeyAppliesToQueuedEventsAndABadReloadKeepsTheRoutes() async throws {
         let fake = try await FakePagerDuty.start()
         fake.setDefault(.status(503, body: "down"))
@@ -160,12 +198,18 @@ struct ConfigurationTests {
               - name: "bad name"
                 routing_key: \(Self.webKey)
                 colour: blue
+              - name: templated
+                routing_key: \(Self.webKey)
+                summary_template: "{{ labels.alertname"
+                fields: { colour: [x] }
+                details: { include: nope }
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let exit = try DaemonProcess.runToExit(["check-config", "--config", config])
         #expect(exit.status != 0)
         for expected in [
             "unknown setting 'route'", "32 letters or digits", "match[0]", "match[1]", "severity_map.p0",
             "/nonexistent/key cannot be read", "'name' must be letters", "unknown setting 'colour'",
+            "summary_template: a '{{' has no closing", "fields.colour is unknown", "details.include and details.exclude",
         ] {
             #expect(exit.errorOutput.contains(expected), "missing: \(expected)\n\(exit.errorOutput)")
         }

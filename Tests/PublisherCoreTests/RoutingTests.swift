@@ -82,7 +82,7 @@ struct RouteSelectionTests {
         let store = InMemoryStore()
         let routes = RouteTable(routes: [
             Route(name: "db", routingKey: key, matchers: [try LabelMatcher(parsing: "team=dba")],
-                  severityMapping: SeverityMapping(defaultSeverity: .warning, extraAliases: ["p0": .critical])),
+                  mapper: EventMapper(severityMapping: SeverityMapping(defaultSeverity: .warning, extraAliases: ["p0": .critical]))),
         ], defaultRoute: nil)
         let publisher = AlertPublisher(
             store: store, routes: routes, ledger: LedgerCache(), mapper: EventMapper(), policy: LedgerPolicy(),
