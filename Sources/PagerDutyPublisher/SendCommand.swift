@@ -168,8 +168,11 @@ struct DeliveryOptions: ParsableArguments {
     @Option(help: "Send through a running daemon at this URL (e.g. http://127.0.0.1:9095) instead of to PagerDuty.")
     var via: String?
 
-    @Option(help: "With --via: the daemon's route. (default: the default route)")
+    @Option(help: "The route: with --via, the daemon's route; otherwise the route of --config whose key is used.")
     var route: String?
+
+    @Option(help: "With --route (and no --via): the configuration file naming the route. [env: PAGERDUTY_PUBLISHER_CONFIG]")
+    var config: String?
 
     @Option(name: .customLong("auth-token"), help: "With --via: the daemon's bearer token. [env: PAGERDUTY_PUBLISHER_AUTH_TOKEN]")
     var authToken: String?
@@ -211,6 +214,20 @@ struct DeliveryOptions: ParsableArguments {
     }
 
     private func key() throws -> String {
+        if let route {
+            guard let path = config ?? environment["PAGERDUTY_PUBLISHER_CONFIG"] else {
+                throw ValidationError("--route needs the configuration file that defines it: pass --config (or use --via).")
+            }
+            do {
+                let configuration = try RouteConfiguration.load(path: path, defaultRoute: nil, defaultSeverity: .error)
+                guard let found = configuration.routes.first(where: { $0.name == route }) else {
+                    throw ValidationError("\(path) defines no route \"\(route)\".")
+                }
+                return found.routingKey
+            } catch let problems as ConfigurationProblems {
+                throw ValidationError("\(path) has problems:\n\(problems)")
+            }
+        }
         let file = routingKeyFile ?? environment["PAGERDUTY_ROUTING_KEY_FILE"]
         let direct = routingKey ?? environment["PAGERDUTY_ROUTING_KEY"]
         if let file {

@@ -94,3 +94,23 @@ struct SendCommandTests {
         await fake.stop()
     }
 }
+
+@Suite("send with a configured route")
+struct SendWithRouteTests {
+    @Test func theRoutesKeyFromTheConfigurationIsUsed() async throws {
+        let fake = try await FakePagerDuty.start()
+        let scratch = try ScratchDirectory()
+        let routeKey = "RouteKeyRouteKeyRouteKeyRouteK04"
+        let config = scratch.url.appendingPathComponent("config.yaml").path
+        try "routes:\n  - name: payments\n    routing_key: \(routeKey)\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let exit = try DaemonProcess.runToExit([
+            "send", "trigger", "--summary", "Card payments failing", "--route", "payments", "--config", config, "--events-url", fake.baseURL,
+        ])
+        #expect(exit.status == 0, "\(exit.errorOutput)")
+        #expect(fake.accepted.first?.routingKey == routeKey)
+        let unknown = try DaemonProcess.runToExit(["send", "trigger", "--summary", "x", "--route", "nope", "--config", config])
+        #expect(unknown.status != 0)
+        #expect(unknown.errorOutput.contains(#"defines no route "nope""#))
+        await fake.stop()
+    }
+}
