@@ -11,7 +11,9 @@ import UnixSignals
 /// fails validation is refused whole: the routes in force stay, and the log says why.
 final class ConfigReloader: Service {
     let configPath: String?
+    /// The default route as it started; its key is re-read from ``defaultKeyFile`` on every reload.
     let defaultRoute: Route?
+    let defaultKeyFile: String?
     let defaultSeverity: Severity
     let routes: RouteTable
     let redactor: SecretRedactor
@@ -22,18 +24,19 @@ final class ConfigReloader: Service {
     let watchedFiles: Mutex<[String]>
 
     init(
-        configPath: String?, defaultRoute: Route?, defaultSeverity: Severity, routes: RouteTable, redactor: SecretRedactor,
+        configPath: String?, defaultRoute: Route?, defaultKeyFile: String?, defaultSeverity: Severity, routes: RouteTable, redactor: SecretRedactor,
         signal: WorkSignal, checkInterval: Duration, logger: Logger, watchedFiles: [String]
     ) {
         self.configPath = configPath
         self.defaultRoute = defaultRoute
+        self.defaultKeyFile = defaultRoute == nil ? nil : defaultKeyFile
         self.defaultSeverity = defaultSeverity
         self.routes = routes
         self.redactor = redactor
         self.signal = signal
         self.checkInterval = checkInterval
         self.logger = logger
-        self.watchedFiles = Mutex(watchedFiles)
+        self.watchedFiles = Mutex(watchedFiles + (self.defaultKeyFile.map { [$0] } ?? []))
     }
 
     func run() async throws {
@@ -64,9 +67,14 @@ final class ConfigReloader: Service {
     /// Loads the configuration again and, when it is valid, puts it in force.
     func reload(reason: String) -> Bool {
         do {
-            let configuration = try RouteConfiguration.load(path: configPath, defaultRoute: defaultRoute, defaultSeverity: defaultSeverity)
+            var currentDefault = defaultRoute
+            if let defaultKeyFile, var route = defaultRoute {
+                route.routingKey = try Self.readKey(defaultKeyFile)
+                currentDefault = route
+            }
+            let configuration = try RouteConfiguration.load(path: configPath, defaultRoute: currentDefault, defaultSeverity: defaultSeverity)
             for route in configuration.routes { redactor.register(route.routingKey) }
-            watchedFiles.withLock { $0 = configuration.watchedFiles }
+            watchedFiles.withLock { $0 = configuration.watchedFiles + (defaultKeyFile.map { [$0] } ?? []) }
             routes.replace(with: configuration.routes, defaultRoute: defaultRoute?.name)
             signal.notify(route: WorkSignal.routesChanged)
             logger.info(
@@ -81,6 +89,18 @@ final class ConfigReloader: Service {
             )
             return false
         }
+    }
+
+    /// The routing key in `path`, which must be 32 letters or digits.
+    private static func readKey(_ path: String) throws(ConfigurationProblems) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationProblems(problems: ["the routing key file \(path) cannot be read."])
+        }
+        let key = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard key.count == EventLimits.routingKeyLength, key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+            throw ConfigurationProblems(problems: ["the routing key in \(path) must be \(EventLimits.routingKeyLength) letters or digits; it has \(key.count) characters."])
+        }
+        return key
     }
 
     /// The contents of `files` (a missing file counts as empty), to notice any change.

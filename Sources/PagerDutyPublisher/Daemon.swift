@@ -101,7 +101,8 @@ struct Daemon {
             logger: logger
         )
         let reloader = ConfigReloader(
-            configPath: settings.configPath, defaultRoute: defaultRoute, defaultSeverity: settings.defaultSeverity,
+            configPath: settings.configPath, defaultRoute: defaultRoute, defaultKeyFile: settings.routingKeyFile,
+            defaultSeverity: settings.defaultSeverity,
             routes: routes, redactor: redactor, signal: signal, checkInterval: settings.configCheckInterval,
             logger: logger, watchedFiles: routeConfiguration.watchedFiles
         )

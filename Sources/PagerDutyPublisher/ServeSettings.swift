@@ -20,6 +20,8 @@ struct ServeSettings: Sendable {
     /// The default route's key; `nil` when routes come only from the configuration file.
     var routingKey: String?
     var configPath: String?
+    /// The file the default route's key was read from, re-read on every reload.
+    var routingKeyFile: String?
     var eventsURL: String
     var databasePath: String
     var rateLimit: Int
@@ -81,6 +83,8 @@ struct ServeSettings: Sendable {
         }
 
         configPath = value(options.config, "PAGERDUTY_PUBLISHER_CONFIG")
+        routingKeyFile = value(options.routingKey, "PAGERDUTY_ROUTING_KEY") == nil
+            ? value(options.routingKeyFile, "PAGERDUTY_ROUTING_KEY_FILE") : nil
         eventsURL = value(options.eventsURL, "PAGERDUTY_EVENTS_URL") ?? Self.defaultEventsURL
         databasePath = options.databaseOptions.path(environment: environment)
         rateLimit = try integer(options.rateLimit, "PAGERDUTY_RATE_LIMIT", 120, name: "The rate limit", minimum: 1)

@@ -164,6 +164,26 @@ struct ConfigurationTests {
         await fake.stop()
     }
 
+    @Test func theDefaultRoutesKeyFileIsWatchedToo() async throws {
+        let fake = try await FakePagerDuty.start()
+        fake.setDefault(.status(503, body: "down"))
+        let scratch = try ScratchDirectory()
+        let keyFile = scratch.url.appendingPathComponent("routing-key").path
+        try DaemonProcess.routingKey.write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let daemon = try await DaemonProcess(arguments: [
+            "--routing-key-file", keyFile, "--events-url", fake.baseURL, "--database", scratch.database,
+            "--retry-initial-delay", "50ms", "--retry-max-delay", "200ms", "--config-check-interval", "100ms",
+        ])
+        _ = try await HTTP.post("\(daemon.baseURL)/v1/alertmanager", body: webhook(["any"]))
+        _ = try await fake.waitForRequests(count: 1)
+        try Self.rotatedKey.write(toFile: keyFile, atomically: true, encoding: .utf8)
+        try await daemon.waitForLog("Configuration reloaded")
+        fake.setDefault(.accept)
+        #expect(try await fake.waitForAccepted(count: 1).first?.routingKey == Self.rotatedKey)
+        #expect(!daemon.lines.joined().contains(Self.rotatedKey))
+        await fake.stop()
+    }
+
     @Test func removingARouteDeadLettersItsQueuedEvents() async throws {
         let fake = try await FakePagerDuty.start()
         fake.setDefault(.status(503, body: "down"))
