@@ -24,34 +24,25 @@ struct SendCommand: AsyncParsableCommand {
         subcommands: [Trigger.self, Acknowledge.self, Resolve.self, Change.self]
     )
 
-    struct Trigger: AsyncParsableCommand {
+    struct Trigger: AlertActionCommand {
         static let configuration = CommandConfiguration(abstract: "Open (or update) the alert named by --dedup-key.")
+        static let action = EventAction.trigger
         @OptionGroup var event: EventOptions
         @OptionGroup var delivery: DeliveryOptions
-
-        func run() async throws {
-            try await delivery.deliver(try event.alertEvent(action: .trigger, requireDedupKey: false))
-        }
     }
 
-    struct Acknowledge: AsyncParsableCommand {
+    struct Acknowledge: AlertActionCommand {
         static let configuration = CommandConfiguration(abstract: "Acknowledge the alert named by --dedup-key.")
+        static let action = EventAction.acknowledge
         @OptionGroup var event: EventOptions
         @OptionGroup var delivery: DeliveryOptions
-
-        func run() async throws {
-            try await delivery.deliver(try event.alertEvent(action: .acknowledge, requireDedupKey: true))
-        }
     }
 
-    struct Resolve: AsyncParsableCommand {
+    struct Resolve: AlertActionCommand {
         static let configuration = CommandConfiguration(abstract: "Resolve the alert named by --dedup-key.")
+        static let action = EventAction.resolve
         @OptionGroup var event: EventOptions
         @OptionGroup var delivery: DeliveryOptions
-
-        func run() async throws {
-            try await delivery.deliver(try event.alertEvent(action: .resolve, requireDedupKey: true))
-        }
     }
 
     struct Change: AsyncParsableCommand {
@@ -62,6 +53,19 @@ struct SendCommand: AsyncParsableCommand {
         func run() async throws {
             try await delivery.deliver(try event.changeEvent())
         }
+    }
+}
+
+/// `send trigger`, `send acknowledge` and `send resolve`: the same options, a different action.
+protocol AlertActionCommand: AsyncParsableCommand {
+    static var action: EventAction { get }
+    var event: EventOptions { get }
+    var delivery: DeliveryOptions { get }
+}
+
+extension AlertActionCommand {
+    func run() async throws {
+        try await delivery.deliver(try event.alertEvent(action: Self.action, requireDedupKey: Self.action != .trigger))
     }
 }
 
