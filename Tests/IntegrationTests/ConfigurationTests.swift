@@ -139,6 +139,8 @@ struct ConfigurationTests {
         #expect(FileManager.default.fileExists(atPath: keyFile))
         daemon.hangUp()
         try await daemon.waitForLog("Configuration reloaded")
+        // A request already in flight still carries the old key; accept once the new key is in use.
+        try await waitUntil("a request with the rotated key") { fake.requests.contains { $0.routingKey == Self.rotatedKey } }
         fake.setDefault(.accept)
         let delivered = try await fake.waitForAccepted(count: 1)
         #expect(delivered.first?.routingKey == Self.rotatedKey)
@@ -159,6 +161,7 @@ struct ConfigurationTests {
         _ = try await fake.waitForRequests(count: 1)
         _ = try writeConfiguration(scratch, databaseKey: Self.rotatedKey)
         try await daemon.waitForLog("Configuration reloaded")
+        try await waitUntil("a request with the rotated key") { fake.requests.contains { $0.routingKey == Self.rotatedKey } }
         fake.setDefault(.accept)
         #expect(try await fake.waitForAccepted(count: 1).first?.routingKey == Self.rotatedKey)
         await fake.stop()
@@ -178,6 +181,7 @@ struct ConfigurationTests {
         _ = try await fake.waitForRequests(count: 1)
         try Self.rotatedKey.write(toFile: keyFile, atomically: true, encoding: .utf8)
         try await daemon.waitForLog("Configuration reloaded")
+        try await waitUntil("a request with the rotated key") { fake.requests.contains { $0.routingKey == Self.rotatedKey } }
         fake.setDefault(.accept)
         #expect(try await fake.waitForAccepted(count: 1).first?.routingKey == Self.rotatedKey)
         #expect(!daemon.lines.joined().contains(Self.rotatedKey))

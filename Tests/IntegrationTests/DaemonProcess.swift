@@ -227,3 +227,12 @@ struct ScratchDirectory: ~Copyable {
         try? FileManager.default.removeItem(at: url)
     }
 }
+
+/// Waits (bounded) until `condition` holds, checking every 20 ms; throws after `timeout`.
+func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < deadline else { throw DaemonError(reason: "timed out waiting for \(what)") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
