@@ -8,6 +8,11 @@ public enum EventLimits {
     public static let eventMaxBytes = 512 * 1024
     /// The length of a routing (integration) key.
     public static let routingKeyLength = 32
+
+    /// Whether `key` has the shape of a routing key: ``routingKeyLength`` ASCII letters or digits.
+    public static func isWellFormedRoutingKey(_ key: String) -> Bool {
+        key.utf8.count == routingKeyLength && key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }
+    }
 }
 
 extension String {

@@ -97,7 +97,7 @@ final class ConfigReloader: Service {
             throw ConfigurationProblems(problems: ["the routing key file \(path) cannot be read."])
         }
         let key = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard key.count == EventLimits.routingKeyLength, key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+        guard EventLimits.isWellFormedRoutingKey(key) else {
             throw ConfigurationProblems(problems: ["the routing key in \(path) must be \(EventLimits.routingKeyLength) letters or digits; it has \(key.count) characters."])
         }
         return key

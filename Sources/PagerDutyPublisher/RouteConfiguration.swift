@@ -133,7 +133,7 @@ struct RouteConfiguration: Sendable {
         default:
             problems.append("\(where_): give either 'routing_key' or 'routing_key_file' (a string), not both.")
         }
-        if let candidate = key, !(candidate.count == EventLimits.routingKeyLength && candidate.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })) {
+        if let candidate = key, !EventLimits.isWellFormedRoutingKey(candidate) {
             problems.append("\(where_): the routing key must be \(EventLimits.routingKeyLength) letters or digits; the one given has \(candidate.count) characters.")
         }
         var matchers: [LabelMatcher] = []

@@ -70,7 +70,7 @@ struct ServeSettings: Sendable {
             what: "routing key"
         )
         if let key {
-            guard key.count == EventLimits.routingKeyLength, key.allSatisfy({ $0.isLetter || $0.isNumber }) else {
+            guard EventLimits.isWellFormedRoutingKey(key) else {
                 throw SettingsError(description: "The routing key must be the \(EventLimits.routingKeyLength)-character integration key of an Events API v2 integration; the one given has \(key.count) characters.")
             }
             routingKey = key

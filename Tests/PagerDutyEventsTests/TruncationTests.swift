@@ -58,3 +58,15 @@ struct TruncationTests {
         #expect("abc".truncated(toCharacters: 2) == "a…")
     }
 }
+
+@Suite("Routing key shape")
+struct RoutingKeyShapeTests {
+    @Test(arguments: [
+        (String(repeating: "a", count: 32), true), ("R0ut1ngKeyS3cretR0ut1ngKeyS3cre7", true),
+        (String(repeating: "a", count: 31), false), (String(repeating: "a", count: 33), false),
+        (String(repeating: "a", count: 31) + "-", false), (String(repeating: "é", count: 32), false), ("", false),
+    ])
+    func shape(key: String, wellFormed: Bool) {
+        #expect(EventLimits.isWellFormedRoutingKey(key) == wellFormed)
+    }
+}
