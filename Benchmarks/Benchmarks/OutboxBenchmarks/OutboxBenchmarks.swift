@@ -2,6 +2,7 @@ import Benchmark
 import Foundation
 import GRDB
 import PagerDutyEvents
+import Synchronization
 
 // Durable writes through GRDB with the daemon's connection settings: a file-backed DatabasePool in WAL mode,
 // busy timeout 5 s, foreign keys on, and `PRAGMA synchronous = FULL` set on the writer after opening (what
@@ -23,19 +24,24 @@ let benchmarks: @Sendable () -> Void = {
 
     for synchronous in ["FULL", "NORMAL"] {
         for rowCount in [1, 1_000] {
+            // One database per benchmark, opened by its setup and shared by all its samples (as the daemon keeps
+            // one open), so the figures include WAL growth and automatic checkpoints but not opening a file.
+            let outboxOnly = DatabaseSlot(synchronous: synchronous)
+            let ledgerAndOutbox = DatabaseSlot(synchronous: synchronous)
+            let rows = OutboxDatabase.rows(count: rowCount)
+
             /// Measures one write transaction inserting `rowCount` outbox rows (JSON trigger events with 10 custom
             /// details as bodies) with a cached prepared statement, then committing: the outbox half of the daemon's enqueue.
             Benchmark(
                 "GRDB outbox insert ×\(rowCount) in one transaction (WAL, synchronous=\(synchronous))"
             ) { benchmark in
-                let database = try OutboxDatabase(synchronous: synchronous)
-                defer { database.remove() }
-                let rows = OutboxDatabase.rows(count: rowCount)
-                benchmark.startMeasurement()
                 for _ in benchmark.scaledIterations {
-                    try database.insertOutbox(rows)
+                    try outboxOnly.database().insertOutbox(rows)
                 }
-                benchmark.stopMeasurement()
+            } setup: {
+                try outboxOnly.open()
+            } teardown: {
+                outboxOnly.remove()
             }
 
             /// Measures the same transaction plus an upsert of one ledger row per message: the full shape of
@@ -44,15 +50,47 @@ let benchmarks: @Sendable () -> Void = {
             Benchmark(
                 "GRDB ledger upsert + outbox insert ×\(rowCount) in one transaction (WAL, synchronous=\(synchronous))"
             ) { benchmark in
-                let database = try OutboxDatabase(synchronous: synchronous)
-                defer { database.remove() }
-                let rows = OutboxDatabase.rows(count: rowCount)
-                benchmark.startMeasurement()
                 for _ in benchmark.scaledIterations {
-                    try database.commitLedgerAndOutbox(rows)
+                    try ledgerAndOutbox.database().commitLedgerAndOutbox(rows)
                 }
-                benchmark.stopMeasurement()
+            } setup: {
+                try ledgerAndOutbox.open()
+            } teardown: {
+                ledgerAndOutbox.remove()
             }
+        }
+    }
+}
+
+/// Holds the database of one benchmark from its setup to its teardown, so that only the benchmark that runs
+/// creates a file.
+final class DatabaseSlot: Sendable {
+    private let synchronous: String
+    private let current = Mutex<OutboxDatabase?>(nil)
+
+    init(synchronous: String) {
+        self.synchronous = synchronous
+    }
+
+    /// Creates the database file.
+    func open() throws {
+        let database = try OutboxDatabase(synchronous: synchronous)
+        current.withLock { $0 = database }
+    }
+
+    /// The open database; fails when ``open()`` has not run.
+    func database() throws -> OutboxDatabase {
+        guard let database = current.withLock({ $0 }) else {
+            throw DatabaseError(message: "the benchmark database was not opened by the setup")
+        }
+        return database
+    }
+
+    /// Deletes the database file, if one was opened.
+    func remove() {
+        current.withLock { database in
+            database?.remove()
+            database = nil
         }
     }
 }
