@@ -9,13 +9,25 @@ extension AlertEvent {
     ///   first, and a `_truncated` note in it says what was removed; only if that is not enough are links and
     ///   images dropped and long free-text fields cut. Summary, severity and source are always kept.
     public func fittedToLimits() -> AlertEvent {
+        EventSizeFitter.fit(withFieldLimits())
+    }
+
+    /// ``fittedToLimits()`` and its encoding (``EventEncoding``), computed together so an event that already fits
+    /// is encoded once, not once to measure and once to send.
+    /// - Throws: `EncodingError` when a value cannot be represented in JSON.
+    public func fittedAndEncoded() throws -> (event: AlertEvent, body: [UInt8]) {
+        try EventSizeFitter.fitAndEncode(withFieldLimits())
+    }
+
+    /// Summary, dedup key and images within PagerDuty's limits; the size is not looked at.
+    private func withFieldLimits() -> AlertEvent {
         var event = self
         if let summary = event.payload?.summary {
             event.payload?.summary = summary.truncated(toCharacters: EventLimits.summaryMaxCharacters)
         }
         event.dedupKey = event.dedupKey.map(DedupKeyShortener.shortened)
         event.images = HTTPSImages.keep(event.images)
-        return EventSizeFitter.fit(event)
+        return event
     }
 }
 
@@ -24,10 +36,21 @@ extension ChangeEvent {
     /// `custom_details` shrunk (with a `_truncated` note) when the event exceeds ``EventLimits/eventMaxBytes``.
     /// See ``AlertEvent/fittedToLimits()``.
     public func fittedToLimits() -> ChangeEvent {
+        EventSizeFitter.fit(withFieldLimits())
+    }
+
+    /// ``fittedToLimits()`` and its encoding, computed together (see ``AlertEvent/fittedAndEncoded()``).
+    /// - Throws: `EncodingError` when a value cannot be represented in JSON.
+    public func fittedAndEncoded() throws -> (event: ChangeEvent, body: [UInt8]) {
+        try EventSizeFitter.fitAndEncode(withFieldLimits())
+    }
+
+    /// Summary and images within PagerDuty's limits; the size is not looked at.
+    private func withFieldLimits() -> ChangeEvent {
         var event = self
         event.payload.summary = event.payload.summary.truncated(toCharacters: EventLimits.summaryMaxCharacters)
         event.images = HTTPSImages.keep(event.images)
-        return EventSizeFitter.fit(event)
+        return event
     }
 }
 
@@ -104,6 +127,19 @@ enum EventSizeFitter {
 
     static func fit<Event: SizeFittableEvent>(_ original: Event) -> Event {
         guard let size = EventEncoding.encodedSize(original), size > EventLimits.eventMaxBytes else { return original }
+        return shrink(original, size: size)
+    }
+
+    /// The fitted event and its bytes; an event that already fits is encoded exactly once.
+    static func fitAndEncode<Event: SizeFittableEvent>(_ original: Event) throws -> (event: Event, body: [UInt8]) {
+        let body = try EventEncoding.encode(original)
+        guard body.count > EventLimits.eventMaxBytes else { return (original, body) }
+        let fitted = shrink(original, size: body.count)
+        return (fitted, try EventEncoding.encode(fitted))
+    }
+
+    /// Shrinks an event whose encoding is `size` bytes, more than ``EventLimits/eventMaxBytes``.
+    private static func shrink<Event: SizeFittableEvent>(_ original: Event, size: Int) -> Event {
         var event = original
         var shrinker = CustomDetailsShrinker(event.customDetails)
         for _ in 0..<shrinkRounds {

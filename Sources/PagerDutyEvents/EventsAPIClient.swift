@@ -20,21 +20,21 @@ public struct EventsAPIClient: Sendable {
 
     /// Sends a trigger, acknowledge or resolve event to `/v2/enqueue`.
     public func send(_ event: AlertEvent) async -> DeliveryReport {
-        await deliver(event.fittedToLimits(), routingKey: event.routingKey, to: .enqueue)
+        await deliver({ try event.fittedAndEncoded().body }, routingKey: event.routingKey, to: .enqueue)
     }
 
     /// Sends a change event to `/v2/change/enqueue`.
     public func send(_ event: ChangeEvent) async -> DeliveryReport {
-        await deliver(event.fittedToLimits(), routingKey: event.routingKey, to: .change)
+        await deliver({ try event.fittedAndEncoded().body }, routingKey: event.routingKey, to: .change)
     }
 
-    private func deliver(_ event: some Encodable, routingKey: String, to endpoint: EventsEndpoint) async -> DeliveryReport {
+    private func deliver(_ encode: () throws -> [UInt8], routingKey: String, to endpoint: EventsEndpoint) async -> DeliveryReport {
         let clock = ContinuousClock()
         let start = clock.now
         let classifier = ResponseClassifier(scrubber: SecretScrubber(secrets: [routingKey]))
         let body: [UInt8]
         do {
-            body = try EventEncoding.encode(event)
+            body = try encode()
         } catch {
             let reason = classifier.scrubber.scrub("the event cannot be encoded as JSON: \(error)")
             return DeliveryReport(endpoint: endpoint, outcome: .rejected(reason: reason), httpStatus: nil, duration: clock.now - start)

@@ -135,10 +135,12 @@ public final class AlertPublisher: AlertIngesting {
                 }
                 continue
             }
-            let event = routeMapper.event(for: alert, action: action, in: message, dedupKey: dedupKey)
+            let event: AlertEvent
             let body: Data
             do {
-                body = Data(try EventEncoding.encode(event))
+                let encoded = try routeMapper.encodedEvent(for: alert, action: action, in: message, dedupKey: dedupKey)
+                event = encoded.event
+                body = Data(encoded.body)
             } catch {
                 throw .invalidAlert(field: "alerts", reason: "the event could not be encoded: \(error)")
             }

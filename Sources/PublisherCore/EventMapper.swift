@@ -114,8 +114,28 @@ public struct EventMapper: Sendable {
         self.linkAnnotations = linkAnnotations
     }
 
-    /// The event for `action` on `alert`, which arrived in `message`.
+    /// The event for `action` on `alert`, which arrived in `message`, fitted to PagerDuty's limits.
     public func event(
+        for alert: Alert,
+        action: EventAction,
+        in message: WebhookMessage,
+        dedupKey: String
+    ) -> AlertEvent {
+        unfittedEvent(for: alert, action: action, in: message, dedupKey: dedupKey).fittedToLimits()
+    }
+
+    /// ``event(for:action:in:dedupKey:)`` with its JSON, encoded once (the ingest path stores these bytes).
+    /// - Throws: `EncodingError` when a value cannot be represented in JSON.
+    public func encodedEvent(
+        for alert: Alert,
+        action: EventAction,
+        in message: WebhookMessage,
+        dedupKey: String
+    ) throws -> (event: AlertEvent, body: [UInt8]) {
+        try unfittedEvent(for: alert, action: action, in: message, dedupKey: dedupKey).fittedAndEncoded()
+    }
+
+    private func unfittedEvent(
         for alert: Alert,
         action: EventAction,
         in message: WebhookMessage,
@@ -144,7 +164,7 @@ public struct EventMapper: Sendable {
             links: links(of: alert),
             images: images(of: alert)
         )
-        return event.fittedToLimits()
+        return event
     }
 
     /// The change event for `alert` (one carrying ``AlertPublisher/changeEventLabel``), which arrived in

@@ -70,3 +70,25 @@ struct RoutingKeyShapeTests {
         #expect(EventLimits.isWellFormedRoutingKey(key) == wellFormed)
     }
 }
+
+@Suite("Fitting and encoding in one pass")
+struct FittedAndEncodedTests {
+    func event(detailBytes: Int) -> AlertEvent {
+        AlertEvent(
+            routingKey: "", eventAction: .trigger, dedupKey: String(repeating: "k", count: 300),
+            payload: AlertPayload(
+                summary: String(repeating: "s", count: 2000), source: "host", severity: .critical,
+                customDetails: ["blob": .string(String(repeating: "x", count: detailBytes))]),
+            images: [Image(src: "http://insecure.example/a.png")]
+        )
+    }
+
+    @Test(arguments: [10, 700 * 1024])
+    func givesTheFittedEventAndItsExactBytes(detailBytes: Int) throws {
+        let original = event(detailBytes: detailBytes)
+        let (fitted, body) = try original.fittedAndEncoded()
+        #expect(fitted == original.fittedToLimits())
+        #expect(body == (try EventEncoding.encode(fitted)))
+        #expect(body.count <= EventLimits.eventMaxBytes)
+    }
+}
