@@ -45,6 +45,25 @@ struct ConfigurationTests {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// Starts the daemon with `arguments` against `fake` while PagerDuty is down (503), retrying fast.
+    func startDuringOutage(_ fake: FakePagerDuty, _ scratch: borrowing ScratchDirectory, _ arguments: [String], checkInterval: String) async throws -> DaemonProcess {
+        fake.setDefault(.status(503, body: "down"))
+        return try await DaemonProcess(arguments: arguments + [
+            "--events-url", fake.baseURL, "--database", scratch.database,
+            "--retry-initial-delay", "50ms", "--retry-max-delay", "200ms", "--config-check-interval", checkInterval,
+        ])
+    }
+
+    /// After a reload: once a request carries `key` (one already in flight keeps the old key), PagerDuty
+    /// recovers, and the queued event must be delivered with `key`, which no log line shows.
+    func expectDelivery(with key: String, after daemon: DaemonProcess, _ fake: FakePagerDuty) async throws {
+        try await daemon.waitForLog("Configuration reloaded")
+        try await waitUntil("a request with the rotated key") { fake.requests.contains { $0.routingKey == key } }
+        fake.setDefault(.accept)
+        #expect(try await fake.waitForAccepted(count: 1).first?.routingKey == key)
+        #expect(!daemon.lines.joined().contains(key))
+    }
+
     @Test func alertsGoToTheRouteTheirLabelsMatchOrToThePathsRoute() async throws {
         let fake = try await FakePagerDuty.start()
         let scratch = try ScratchDirectory()
@@ -114,13 +133,9 @@ struct ConfigurationTests {
 
     @Test func aRotatedKeyAppliesToQueuedEventsAndABadReloadKeepsTheRoutes() async throws {
         let fake = try await FakePagerDuty.start()
-        fake.setDefault(.status(503, body: "down"))
         let scratch = try ScratchDirectory()
         let (config, keyFile) = try writeConfiguration(scratch)
-        let daemon = try await DaemonProcess(arguments: [
-            "--config", config, "--events-url", fake.baseURL, "--database", scratch.database,
-            "--retry-initial-delay", "50ms", "--retry-max-delay", "200ms", "--config-check-interval", "1h",
-        ])
+        let daemon = try await startDuringOutage(fake, scratch, ["--config", config], checkInterval: "1h")
         #expect(try await HTTP.post("\(daemon.baseURL)/v1/alertmanager", body: webhook(["dba"])).status == 202)
         _ = try await fake.waitForRequests(count: 2)
 
@@ -138,65 +153,40 @@ struct ConfigurationTests {
         _ = try writeConfiguration(scratch, databaseKey: Self.rotatedKey)
         #expect(FileManager.default.fileExists(atPath: keyFile))
         daemon.hangUp()
-        try await daemon.waitForLog("Configuration reloaded")
-        // A request already in flight still carries the old key; accept once the new key is in use.
-        try await waitUntil("a request with the rotated key") { fake.requests.contains { $0.routingKey == Self.rotatedKey } }
-        fake.setDefault(.accept)
-        let delivered = try await fake.waitForAccepted(count: 1)
-        #expect(delivered.first?.routingKey == Self.rotatedKey)
-        #expect(!daemon.lines.joined().contains(Self.rotatedKey))
+        try await expectDelivery(with: Self.rotatedKey, after: daemon, fake)
         await fake.stop()
     }
 
     @Test func aKeyFileChangeIsNoticedWithoutASignal() async throws {
         let fake = try await FakePagerDuty.start()
-        fake.setDefault(.status(503, body: "down"))
         let scratch = try ScratchDirectory()
         let (config, _) = try writeConfiguration(scratch)
-        let daemon = try await DaemonProcess(arguments: [
-            "--config", config, "--events-url", fake.baseURL, "--database", scratch.database,
-            "--retry-initial-delay", "50ms", "--retry-max-delay", "200ms", "--config-check-interval", "100ms",
-        ])
+        let daemon = try await startDuringOutage(fake, scratch, ["--config", config], checkInterval: "100ms")
         _ = try await HTTP.post("\(daemon.baseURL)/v1/alertmanager", body: webhook(["dba"]))
         _ = try await fake.waitForRequests(count: 1)
         _ = try writeConfiguration(scratch, databaseKey: Self.rotatedKey)
-        try await daemon.waitForLog("Configuration reloaded")
-        try await waitUntil("a request with the rotated key") { fake.requests.contains { $0.routingKey == Self.rotatedKey } }
-        fake.setDefault(.accept)
-        #expect(try await fake.waitForAccepted(count: 1).first?.routingKey == Self.rotatedKey)
+        try await expectDelivery(with: Self.rotatedKey, after: daemon, fake)
         await fake.stop()
     }
 
     @Test func theDefaultRoutesKeyFileIsWatchedToo() async throws {
         let fake = try await FakePagerDuty.start()
-        fake.setDefault(.status(503, body: "down"))
         let scratch = try ScratchDirectory()
         let keyFile = scratch.url.appendingPathComponent("routing-key").path
         try DaemonProcess.routingKey.write(toFile: keyFile, atomically: true, encoding: .utf8)
-        let daemon = try await DaemonProcess(arguments: [
-            "--routing-key-file", keyFile, "--events-url", fake.baseURL, "--database", scratch.database,
-            "--retry-initial-delay", "50ms", "--retry-max-delay", "200ms", "--config-check-interval", "100ms",
-        ])
+        let daemon = try await startDuringOutage(fake, scratch, ["--routing-key-file", keyFile], checkInterval: "100ms")
         _ = try await HTTP.post("\(daemon.baseURL)/v1/alertmanager", body: webhook(["any"]))
         _ = try await fake.waitForRequests(count: 1)
         try Self.rotatedKey.write(toFile: keyFile, atomically: true, encoding: .utf8)
-        try await daemon.waitForLog("Configuration reloaded")
-        try await waitUntil("a request with the rotated key") { fake.requests.contains { $0.routingKey == Self.rotatedKey } }
-        fake.setDefault(.accept)
-        #expect(try await fake.waitForAccepted(count: 1).first?.routingKey == Self.rotatedKey)
-        #expect(!daemon.lines.joined().contains(Self.rotatedKey))
+        try await expectDelivery(with: Self.rotatedKey, after: daemon, fake)
         await fake.stop()
     }
 
     @Test func removingARouteDeadLettersItsQueuedEvents() async throws {
         let fake = try await FakePagerDuty.start()
-        fake.setDefault(.status(503, body: "down"))
         let scratch = try ScratchDirectory()
         let (config, _) = try writeConfiguration(scratch)
-        let daemon = try await DaemonProcess(arguments: [
-            "--config", config, "--events-url", fake.baseURL, "--database", scratch.database,
-            "--retry-initial-delay", "50ms", "--retry-max-delay", "200ms", "--config-check-interval", "1h",
-        ])
+        let daemon = try await startDuringOutage(fake, scratch, ["--config", config], checkInterval: "1h")
         _ = try await HTTP.post("\(daemon.baseURL)/v1/alertmanager", body: webhook(["web"]))
         _ = try await fake.waitForRequests(count: 1)
         _ = try writeConfiguration(scratch, withWeb: false)
