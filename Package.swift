@@ -12,6 +12,10 @@ let package = Package(
         .executable(name: "pagerduty-publisher", targets: ["PagerDutyPublisher"]),
         .library(name: "PagerDutyEvents", targets: ["PagerDutyEvents"]),
         .library(name: "AlertmanagerModels", targets: ["AlertmanagerModels"]),
+        // For Benchmarks/ and the fuzz targets, which are packages of their own.
+        .library(name: "PublisherCore", targets: ["PublisherCore"]),
+        .library(name: "PublisherSQLite", targets: ["PublisherSQLite"]),
+        .library(name: "PublisherReceiver", targets: ["PublisherReceiver"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
@@ -114,6 +118,16 @@ let package = Package(
             ],
             path: "Tests/PublisherTestSupport",
             resources: [.copy("Resources")],
+            swiftSettings: swiftSettings
+        ),
+        // A stand-alone fake PagerDuty with fault injection, for the load, storm and chaos scripts.
+        .executableTarget(
+            name: "FakePagerDutyServer",
+            dependencies: [
+                "PublisherTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/FakePagerDutyServer",
             swiftSettings: swiftSettings
         ),
         .testTarget(
