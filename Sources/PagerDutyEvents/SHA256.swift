@@ -69,3 +69,11 @@ enum SHA256 {
         (value >> count) | (value << (32 - count))
     }
 }
+
+/// Stable digests of text, for identifiers derived from it (a group's dedup_key from Alertmanager's group key).
+public enum TextDigest {
+    /// The SHA-256 of `text`'s UTF-8 bytes as 64 lower-case hex digits.
+    public static func sha256Hex(_ text: String) -> String {
+        SHA256.hexDigest(text.utf8)
+    }
+}

@@ -18,7 +18,7 @@ struct CheckConfigCommand: ParsableCommand {
             throw ValidationError("Name the file to check with --config or PAGERDUTY_PUBLISHER_CONFIG.")
         }
         do {
-            let configuration = try RouteConfiguration.load(path: path, defaultRoute: nil, defaultSeverity: .error)
+            let configuration = try RouteConfiguration.load(path: path, defaultRoute: nil, defaults: RouteDefaults())
             print("\(path): OK, \(configuration.routes.count) route\(configuration.routes.count == 1 ? "" : "s"):")
             for route in configuration.routes {
                 let matchers = route.matchers.isEmpty ? "only through /v1/alertmanager/\(route.name)" : route.matchers.map(\.description).joined(separator: ", ")

@@ -14,7 +14,7 @@ final class ConfigReloader: Service {
     /// The default route as it started; its key is re-read from ``defaultKeyFile`` on every reload.
     let defaultRoute: Route?
     let defaultKeyFile: String?
-    let defaultSeverity: Severity
+    let defaults: RouteDefaults
     let routes: RouteTable
     let redactor: SecretRedactor
     let signal: WorkSignal
@@ -24,13 +24,13 @@ final class ConfigReloader: Service {
     let watchedFiles: Mutex<[String]>
 
     init(
-        configPath: String?, defaultRoute: Route?, defaultKeyFile: String?, defaultSeverity: Severity, routes: RouteTable, redactor: SecretRedactor,
+        configPath: String?, defaultRoute: Route?, defaultKeyFile: String?, defaults: RouteDefaults, routes: RouteTable, redactor: SecretRedactor,
         signal: WorkSignal, checkInterval: Duration, logger: Logger, watchedFiles: [String]
     ) {
         self.configPath = configPath
         self.defaultRoute = defaultRoute
         self.defaultKeyFile = defaultRoute == nil ? nil : defaultKeyFile
-        self.defaultSeverity = defaultSeverity
+        self.defaults = defaults
         self.routes = routes
         self.redactor = redactor
         self.signal = signal
@@ -72,7 +72,7 @@ final class ConfigReloader: Service {
                 route.routingKey = try Self.readKey(defaultKeyFile)
                 currentDefault = route
             }
-            let configuration = try RouteConfiguration.load(path: configPath, defaultRoute: currentDefault, defaultSeverity: defaultSeverity)
+            let configuration = try RouteConfiguration.load(path: configPath, defaultRoute: currentDefault, defaults: defaults)
             for route in configuration.routes { redactor.register(route.routingKey) }
             watchedFiles.withLock { $0 = configuration.watchedFiles + (defaultKeyFile.map { [$0] } ?? []) }
             routes.replace(with: configuration.routes, defaultRoute: defaultRoute?.name)

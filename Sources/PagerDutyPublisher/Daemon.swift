@@ -35,11 +35,15 @@ struct Daemon {
         }
 
         let clock = SystemClock()
-        let defaultRoute = settings.routingKey.map { Route(name: RouteTable.defaultRouteName, routingKey: $0) }
+        let defaultRoute = settings.routingKey.map {
+            Route(
+                name: RouteTable.defaultRouteName, routingKey: $0, mutePolicy: settings.routeDefaults.mutePolicy,
+                incidentPer: settings.routeDefaults.incidentPer)
+        }
         let routeConfiguration: RouteConfiguration
         do {
             routeConfiguration = try RouteConfiguration.load(
-                path: settings.configPath, defaultRoute: defaultRoute, defaultSeverity: settings.defaultSeverity)
+                path: settings.configPath, defaultRoute: defaultRoute, defaults: settings.routeDefaults)
         } catch {
             FileHandle.standardError.write(Data("pagerduty-publisher: the configuration has problems:\n\(error)\n".utf8))
             throw ExitCode(ServeSettings.configurationErrorExitCode)
@@ -102,7 +106,7 @@ struct Daemon {
         )
         let reloader = ConfigReloader(
             configPath: settings.configPath, defaultRoute: defaultRoute, defaultKeyFile: settings.routingKeyFile,
-            defaultSeverity: settings.defaultSeverity,
+            defaults: settings.routeDefaults,
             routes: routes, redactor: redactor, signal: signal, checkInterval: settings.configCheckInterval,
             logger: logger, watchedFiles: routeConfiguration.watchedFiles
         )

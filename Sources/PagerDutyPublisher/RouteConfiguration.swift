@@ -10,6 +10,13 @@ struct ConfigurationProblems: Error, CustomStringConvertible {
     var description: String { problems.joined(separator: "\n") }
 }
 
+/// What a route gets for the settings it does not give itself (from the `serve` flags).
+struct RouteDefaults: Sendable {
+    var severity: Severity = .error
+    var mutePolicy = MutePolicy()
+    var incidentPer = IncidentGrouping.alert
+}
+
 /// The routes a configuration file defines, plus the default route from the flags or environment.
 ///
 /// File format (YAML):
@@ -24,6 +31,9 @@ struct ConfigurationProblems: Error, CustomStringConvertible {
 ///     fields: { source: [host, instance], component: [service] }
 ///     details: { include: [...], exclude: [secret_label] }
 ///     links: [runbook_url, logs_url]      # annotations whose URLs become links
+///     silenced: acknowledge               # acknowledge | resolve | nothing (needs --alertmanager-url)
+///     inhibited: nothing                  # acknowledge | resolve | nothing
+///     incident_per: alert                 # alert | group (one incident per Alertmanager group)
 /// ```
 /// A route called `default` in the file is replaced by the one from `--routing-key` when both exist.
 struct RouteConfiguration: Sendable {
@@ -34,19 +44,19 @@ struct RouteConfiguration: Sendable {
     static let topLevelKeys: Set<String> = ["routes"]
     static let routeKeys: Set<String> = [
         "name", "routing_key", "routing_key_file", "match", "severity_map", "default_severity", "summary_template",
-        "fields", "details", "links",
+        "fields", "details", "links", "silenced", "inhibited", "incident_per",
     ]
     static let fieldKeys: Set<String> = ["source", "component", "group", "class"]
     static let detailsKeys: Set<String> = ["include", "exclude"]
 
     /// Loads `path` (if any) and adds `defaultRoute`; lists every problem at once when there are some.
-    static func load(path: String?, defaultRoute: Route?, defaultSeverity: Severity) throws(ConfigurationProblems) -> RouteConfiguration {
+    static func load(path: String?, defaultRoute: Route?, defaults: RouteDefaults) throws(ConfigurationProblems) -> RouteConfiguration {
         var problems: [String] = []
         var routes: [Route] = []
         var watched: [String] = []
         if let path {
             watched.append(path)
-            routes = parseFile(path, defaultSeverity: defaultSeverity, problems: &problems, keyFiles: &watched)
+            routes = parseFile(path, defaults: defaults, problems: &problems, keyFiles: &watched)
         }
         if let defaultRoute {
             routes.removeAll { $0.name == defaultRoute.name }
@@ -59,7 +69,7 @@ struct RouteConfiguration: Sendable {
         return RouteConfiguration(routes: routes, watchedFiles: watched)
     }
 
-    private static func parseFile(_ path: String, defaultSeverity: Severity, problems: inout [String], keyFiles: inout [String]) -> [Route] {
+    private static func parseFile(_ path: String, defaults: RouteDefaults, problems: inout [String], keyFiles: inout [String]) -> [Route] {
         guard let data = FileManager.default.contents(atPath: path) else {
             problems.append("\(path): cannot be read.")
             return []
@@ -90,7 +100,7 @@ struct RouteConfiguration: Sendable {
                 problems.append("\(place): must be a mapping.")
                 continue
             }
-            if let route = parseRoute(fields, place: place, defaultSeverity: defaultSeverity, problems: &problems, keyFiles: &keyFiles) {
+            if let route = parseRoute(fields, place: place, defaults: defaults, problems: &problems, keyFiles: &keyFiles) {
                 if names.insert(route.name).inserted {
                     routes.append(route)
                 } else {
@@ -104,7 +114,7 @@ struct RouteConfiguration: Sendable {
     private static func parseRoute(
         _ fields: [String: Any],
         place: String,
-        defaultSeverity: Severity,
+        defaults: RouteDefaults,
         problems: inout [String],
         keyFiles: inout [String]
     ) -> Route? {
@@ -155,7 +165,7 @@ struct RouteConfiguration: Sendable {
         default:
             problems.append("\(where_): 'match' must be a list of matchers like 'team = dba'.")
         }
-        var routeDefault = defaultSeverity
+        var routeDefault = defaults.severity
         if let text = fields["default_severity"] {
             if let value = text as? String, let severity = Severity(rawValue: value.lowercased()) {
                 routeDefault = severity
@@ -232,8 +242,27 @@ struct RouteConfiguration: Sendable {
                 problems.append("\(where_): links must be a list of annotation names whose URLs become links.")
             }
         }
+        var mutePolicy = defaults.mutePolicy
+        for (setting, keyPath) in [("silenced", \MutePolicy.silenced), ("inhibited", \MutePolicy.inhibited)] {
+            guard let value = fields[setting] else { continue }
+            if let text = value as? String, let action = MuteAction(rawValue: text.lowercased()) {
+                mutePolicy[keyPath: keyPath] = action
+            } else {
+                problems.append("\(where_): \(setting) must be one of acknowledge, resolve, nothing.")
+            }
+        }
+        var incidentPer = defaults.incidentPer
+        if let value = fields["incident_per"] {
+            if let text = value as? String, let grouping = IncidentGrouping(rawValue: text.lowercased()) {
+                incidentPer = grouping
+            } else {
+                problems.append("\(where_): incident_per must be alert or group.")
+            }
+        }
         guard problems.count == before, let key else { return nil }
-        return Route(name: name, routingKey: key, matchers: matchers, mapper: mapper)
+        return Route(
+            name: name, routingKey: key, matchers: matchers, mapper: mapper, mutePolicy: mutePolicy,
+            incidentPer: incidentPer)
     }
 
     /// `value` as a list of strings, or `nil` when it is something else.

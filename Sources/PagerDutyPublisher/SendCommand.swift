@@ -223,7 +223,7 @@ struct DeliveryOptions: ParsableArguments {
                 throw ValidationError("--route needs the configuration file that defines it: pass --config (or use --via).")
             }
             do {
-                let configuration = try RouteConfiguration.load(path: path, defaultRoute: nil, defaultSeverity: .error)
+                let configuration = try RouteConfiguration.load(path: path, defaultRoute: nil, defaults: RouteDefaults())
                 guard let found = configuration.routes.first(where: { $0.name == route }) else {
                     throw ValidationError("\(path) defines no route \"\(route)\".")
                 }

@@ -85,6 +85,45 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("connect-timeout"), help: "Connect timeout of one Events API request. [env: PAGERDUTY_PUBLISHER_CONNECT_TIMEOUT] (default: 5s)")
     var connectTimeout: String?
 
+    @Option(name: .customLong("alertmanager-url"), parsing: .singleValue, help: "Alertmanager to sync with through its API v2 (silences acknowledge, reconciliation resolves); repeat for each peer of an HA pair. [env: PAGERDUTY_PUBLISHER_ALERTMANAGER_URLS, comma-separated]")
+    var alertmanagerURLs: [String] = []
+
+    @Option(name: .customLong("alertmanager-poll-interval"), help: "Time between two reads of the Alertmanager API. [env: PAGERDUTY_PUBLISHER_ALERTMANAGER_POLL_INTERVAL] (default: 30s)")
+    var alertmanagerPollInterval: String?
+
+    @Option(name: .customLong("alertmanager-grace-period"), help: "Resolve an open incident whose alert no Alertmanager has reported for this long (counted only while all answer). [env: PAGERDUTY_PUBLISHER_ALERTMANAGER_GRACE_PERIOD] (default: 5m)")
+    var alertmanagerGracePeriod: String?
+
+    @Option(name: .customLong("alertmanager-bearer-token-file"), help: "File holding a bearer token for the Alertmanager API. [env: PAGERDUTY_PUBLISHER_ALERTMANAGER_BEARER_TOKEN[_FILE]]")
+    var alertmanagerBearerTokenFile: String?
+
+    @Option(name: .customLong("alertmanager-basic-auth-username"), help: "User name for basic auth on the Alertmanager API. [env: PAGERDUTY_PUBLISHER_ALERTMANAGER_BASIC_AUTH_USERNAME]")
+    var alertmanagerBasicAuthUsername: String?
+
+    @Option(name: .customLong("alertmanager-basic-auth-password-file"), help: "File holding the Alertmanager API's basic auth password. [env: PAGERDUTY_PUBLISHER_ALERTMANAGER_BASIC_AUTH_PASSWORD[_FILE]]")
+    var alertmanagerBasicAuthPasswordFile: String?
+
+    @Option(name: .customLong("alertmanager-ca-file"), help: "CA bundle to verify an https Alertmanager with, instead of the system's. [env: PAGERDUTY_PUBLISHER_ALERTMANAGER_CA_FILE]")
+    var alertmanagerCAFile: String?
+
+    @Option(name: .customLong("silenced-action"), help: "What a silence does to an open incident, for routes that do not say: acknowledge, resolve or nothing. [env: PAGERDUTY_PUBLISHER_SILENCED_ACTION] (default: acknowledge)")
+    var silencedAction: String?
+
+    @Option(name: .customLong("inhibited-action"), help: "What an inhibition does to an open incident, for routes that do not say: acknowledge, resolve or nothing. [env: PAGERDUTY_PUBLISHER_INHIBITED_ACTION] (default: nothing)")
+    var inhibitedAction: String?
+
+    @Option(name: .customLong("incident-per"), help: "One incident per alert or per Alertmanager group, for routes that do not say. [env: PAGERDUTY_PUBLISHER_INCIDENT_PER] (default: alert)")
+    var incidentPer: String?
+
+    @Option(name: .customLong("flap-threshold"), help: "An alert that resolves more than this many times within --flap-window is flapping (0 = off). [env: PAGERDUTY_PUBLISHER_FLAP_THRESHOLD] (default: 5)")
+    var flapThreshold: String?
+
+    @Option(name: .customLong("flap-window"), help: "The look-back window of flap detection. [env: PAGERDUTY_PUBLISHER_FLAP_WINDOW] (default: 1h)")
+    var flapWindow: String?
+
+    @Option(name: .customLong("flap-resolve-hold"), help: "Damping: hold a flapping alert's resolve this long, dropping it if the alert fires again (0 = off). [env: PAGERDUTY_PUBLISHER_FLAP_RESOLVE_HOLD] (default: 0)")
+    var flapResolveHold: String?
+
     func run() async throws {
         let settings: ServeSettings
         do {

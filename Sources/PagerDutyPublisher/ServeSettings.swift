@@ -38,6 +38,15 @@ struct ServeSettings: Sendable {
     var requestTimeout: Duration
     var connectTimeout: Duration
     var configCheckInterval: Duration
+    /// What routes get for the settings they do not give themselves.
+    var routeDefaults: RouteDefaults
+    /// Alertmanager API base URLs for the sync; empty turns the sync off.
+    var alertmanagerURLs: [String]
+    var alertmanagerSync: AlertmanagerSyncConfiguration
+    var alertmanagerBearerToken: String?
+    var alertmanagerBasicAuth: (username: String, password: String)?
+    var alertmanagerCAFile: String?
+    var flapPolicy: FlapPolicy
 
     init(options: ServeCommand, environment: [String: String]) throws {
         func value(_ flag: String?, _ variable: String) -> String? {
@@ -142,6 +151,67 @@ struct ServeSettings: Sendable {
         requestTimeout = try duration(options.requestTimeout, "PAGERDUTY_PUBLISHER_REQUEST_TIMEOUT", .seconds(30), name: "The request timeout")
         configCheckInterval = try duration(options.configCheckInterval, "PAGERDUTY_PUBLISHER_CONFIG_CHECK_INTERVAL", .seconds(10), name: "The configuration check interval")
         connectTimeout = try duration(options.connectTimeout, "PAGERDUTY_PUBLISHER_CONNECT_TIMEOUT", .seconds(5), name: "The connect timeout")
+
+        func choice<Choice: RawRepresentable<String> & CaseIterable>(
+            _ flag: String?, _ variable: String, _ fallback: Choice, name: String
+        ) throws -> Choice {
+            guard let text = value(flag, variable) else { return fallback }
+            guard let parsed = Choice(rawValue: text.lowercased()) else {
+                let known = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+                throw SettingsError(description: "\(name) \"\(text)\" is not one of \(known) (flag or \(variable)).")
+            }
+            return parsed
+        }
+        routeDefaults = RouteDefaults(
+            severity: severity,
+            mutePolicy: MutePolicy(
+                silenced: try choice(options.silencedAction, "PAGERDUTY_PUBLISHER_SILENCED_ACTION", MuteAction.acknowledge, name: "The silenced action"),
+                inhibited: try choice(options.inhibitedAction, "PAGERDUTY_PUBLISHER_INHIBITED_ACTION", MuteAction.nothing, name: "The inhibited action")
+            ),
+            incidentPer: try choice(options.incidentPer, "PAGERDUTY_PUBLISHER_INCIDENT_PER", IncidentGrouping.alert, name: "--incident-per")
+        )
+
+        alertmanagerURLs =
+            options.alertmanagerURLs.isEmpty
+            ? (environment["PAGERDUTY_PUBLISHER_ALERTMANAGER_URLS"] ?? "").split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            : options.alertmanagerURLs
+        alertmanagerSync = AlertmanagerSyncConfiguration(
+            pollInterval: try duration(options.alertmanagerPollInterval, "PAGERDUTY_PUBLISHER_ALERTMANAGER_POLL_INTERVAL", .seconds(30), name: "The Alertmanager poll interval"),
+            gracePeriod: try duration(options.alertmanagerGracePeriod, "PAGERDUTY_PUBLISHER_ALERTMANAGER_GRACE_PERIOD", .seconds(300), name: "The Alertmanager grace period")
+        )
+        guard alertmanagerSync.pollInterval > .zero else {
+            throw SettingsError(description: "The Alertmanager poll interval must be positive.")
+        }
+        alertmanagerBearerToken = try Self.secret(
+            direct: environment["PAGERDUTY_PUBLISHER_ALERTMANAGER_BEARER_TOKEN"].flatMap { $0.isEmpty ? nil : $0 },
+            file: value(options.alertmanagerBearerTokenFile, "PAGERDUTY_PUBLISHER_ALERTMANAGER_BEARER_TOKEN_FILE"),
+            what: "Alertmanager bearer token"
+        )
+        let alertmanagerPassword = try Self.secret(
+            direct: environment["PAGERDUTY_PUBLISHER_ALERTMANAGER_BASIC_AUTH_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 },
+            file: value(options.alertmanagerBasicAuthPasswordFile, "PAGERDUTY_PUBLISHER_ALERTMANAGER_BASIC_AUTH_PASSWORD_FILE"),
+            what: "Alertmanager basic auth password"
+        )
+        switch (value(options.alertmanagerBasicAuthUsername, "PAGERDUTY_PUBLISHER_ALERTMANAGER_BASIC_AUTH_USERNAME"), alertmanagerPassword) {
+        case (let username?, let password?): alertmanagerBasicAuth = (username, password)
+        case (nil, nil): alertmanagerBasicAuth = nil
+        default:
+            throw SettingsError(description: "Basic auth on the Alertmanager API needs both --alertmanager-basic-auth-username and --alertmanager-basic-auth-password-file.")
+        }
+        if alertmanagerBearerToken != nil && alertmanagerBasicAuth != nil {
+            throw SettingsError(description: "Use either a bearer token or basic auth for the Alertmanager API, not both.")
+        }
+        alertmanagerCAFile = value(options.alertmanagerCAFile, "PAGERDUTY_PUBLISHER_ALERTMANAGER_CA_FILE")
+
+        let flapThreshold = try integer(options.flapThreshold, "PAGERDUTY_PUBLISHER_FLAP_THRESHOLD", 5, name: "The flap threshold", minimum: 0)
+        let flapWindow = try duration(options.flapWindow, "PAGERDUTY_PUBLISHER_FLAP_WINDOW", .seconds(3600), name: "The flap window")
+        let resolveHold = try duration(options.flapResolveHold, "PAGERDUTY_PUBLISHER_FLAP_RESOLVE_HOLD", .zero, name: "The flap resolve hold")
+        flapPolicy = FlapPolicy(
+            threshold: flapThreshold == 0 ? nil : flapThreshold,
+            window: flapWindow,
+            resolveHold: resolveHold == .zero ? nil : resolveHold
+        )
     }
 
     /// Reads a secret given directly or as a file (trailing newline removed). Both at once is an error.

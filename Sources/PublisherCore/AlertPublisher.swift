@@ -14,6 +14,12 @@ import PagerDutyEvents
 /// trigger, a change event is queued instead. It is queued once per occurrence of the alert (a new `startsAt`);
 /// repeats of a still-firing alert are not re-sent after the re-trigger interval, and a resolved one queues
 /// nothing (a change has no end in PagerDuty), though the ledger remembers it so the next occurrence counts.
+///
+/// On a route with `incident_per: group` the alerts of a webhook make one incident for their Alertmanager group
+/// (see ``LedgerRules/decideGroup(existing:route:dedupKey:firingMembers:now:policy:holdResolveFor:)``).
+///
+/// Every resolve of an open incident is counted by the ``FlapDetector``; a flapping alert's resolve is held back
+/// when damping is on, and ``DampedResolveReleaser`` sends it once the hold passes.
 public final class AlertPublisher: AlertIngesting {
     /// The label that turns an alert into a change event when its value is `"true"`.
     public static let changeEventLabel = "change_event"
@@ -26,8 +32,13 @@ public final class AlertPublisher: AlertIngesting {
     private let clock: any PublisherClock
     private let signal: WorkSignal
     private let logger: Logger
-    private let gate = AsyncGate()
+    private let flaps: FlapDetector
+    private let gate: AsyncGate
 
+    /// - Parameters:
+    ///   - flaps: counts resolves and says which alerts flap; detection is off by default.
+    ///   - gate: serialises ledger decisions; share it with everything else that changes the ledger (the
+    ///     Alertmanager sync, the damped-resolve releaser).
     public init(
         store: any PublisherStore,
         routes: RouteTable,
@@ -36,8 +47,12 @@ public final class AlertPublisher: AlertIngesting {
         policy: LedgerPolicy,
         clock: any PublisherClock,
         signal: WorkSignal,
-        logger: Logger
+        logger: Logger,
+        flaps: FlapDetector = FlapDetector(policy: .off),
+        gate: AsyncGate = AsyncGate()
     ) {
+        self.flaps = flaps
+        self.gate = gate
         self.store = store
         self.routes = routes
         self.ledger = ledger
@@ -91,85 +106,190 @@ public final class AlertPublisher: AlertIngesting {
         return keys
     }
 
+    /// What one webhook adds to the store.
+    private struct Changes {
+        /// Decisions within one webhook see each other: the same alert twice in one body is one transition.
+        var working: [LedgerKey: LedgerEntry] = [:]
+        var outbox: [OutboxMessage] = []
+    }
+
     private func decideAndStore(
         _ message: WebhookMessage,
         keys: [String],
         destinations: [Route?]
     ) async throws(IngestError) -> (IngestResult, Set<String>) {
         let now = clock.now
-        // Decisions within one webhook see each other: the same alert twice in one body is one transition.
-        var working: [LedgerKey: LedgerEntry] = [:]
-        var outbox: [OutboxMessage] = []
+        var changes = Changes()
         var unrouted = 0
+        var groups: [(route: Route, alerts: [Alert])] = []
         for (index, ((alert, dedupKey), destination)) in zip(zip(message.alerts, keys), destinations).enumerated() {
             guard let destination else {
                 unrouted += 1
                 continue
             }
-            let route = destination.name
-            let routeMapper = destination.mapper ?? mapper
-            let key = LedgerKey(route: route, dedupKey: dedupKey)
-            let isChange = Self.isChangeEvent(alert)
-            var alertPolicy = policy
-            if isChange { alertPolicy.retriggerInterval = nil }
-            let decision = LedgerRules.decide(
-                existing: working[key] ?? ledger.entry(for: key),
-                route: route,
-                dedupKey: dedupKey,
-                status: alert.status,
-                startsAt: alert.startsAt,
-                now: now,
-                policy: alertPolicy
-            )
-            working[key] = decision.entry
-            guard let action = decision.action else { continue }
-            if isChange {
-                guard action == .trigger else { continue }
-                do throws(IngestError) {
-                    let event = routeMapper.changeEvent(for: alert, in: message)
-                    outbox.append(try .change(event, route: route, at: now))
-                } catch .invalidAlert(_, let reason) {
-                    throw .invalidAlert(field: "alerts[\(index)]", reason: reason)
-                } catch {
-                    throw error
+            if destination.incidentPer == .group && !Self.isChangeEvent(alert) {
+                if let position = groups.firstIndex(where: { $0.route.name == destination.name }) {
+                    groups[position].alerts.append(alert)
+                } else {
+                    groups.append((destination, [alert]))
                 }
                 continue
             }
-            let event: AlertEvent
-            let body: Data
-            do {
-                let encoded = try routeMapper.encodedEvent(for: alert, action: action, in: message, dedupKey: dedupKey)
-                event = encoded.event
-                body = Data(encoded.body)
-            } catch {
-                throw .invalidAlert(field: "alerts", reason: "the event could not be encoded: \(error)")
-            }
-            outbox.append(
-                OutboxMessage(
-                    route: route,
-                    kind: OutboxKind(action),
-                    dedupKey: dedupKey,
-                    severity: action == .trigger ? event.payload?.severity : nil,
-                    body: body,
-                    createdAt: now
-                )
-            )
+            try decide(alert, index: index, dedupKey: dedupKey, route: destination, message: message, now: now, into: &changes)
         }
-        let entries = Array(working.values)
+        for group in groups {
+            try decideGroup(group.alerts, route: group.route, message: message, now: now, into: &changes)
+        }
+        let entries = Array(changes.working.values)
         do {
-            try await store.commit(ledger: entries, outbox: outbox)
+            try await store.commit(ledger: entries, outbox: changes.outbox)
         } catch {
             logger.error("Could not store a webhook; answering 503", metadata: ["error": "\(error)"])
             throw .storageUnavailable(reason: Self.reason(of: error))
         }
         ledger.apply(entries)
+        let queuedAlerts = changes.outbox.count
         let result = IngestResult(
             alerts: message.alerts.count,
-            queued: outbox.count,
-            unchanged: message.alerts.count - outbox.count - unrouted,
+            queued: queuedAlerts,
+            unchanged: max(0, message.alerts.count - queuedAlerts - unrouted),
             unrouted: unrouted
         )
-        return (result, Set(outbox.map(\.route)))
+        return (result, Set(changes.outbox.map(\.route)))
+    }
+
+    /// Decides one alert on a route with one incident per alert (or a change announcement).
+    private func decide(
+        _ alert: Alert,
+        index: Int,
+        dedupKey: String,
+        route destination: Route,
+        message: WebhookMessage,
+        now: Date,
+        into changes: inout Changes
+    ) throws(IngestError) {
+        let route = destination.name
+        let routeMapper = destination.mapper ?? mapper
+        let key = LedgerKey(route: route, dedupKey: dedupKey)
+        let isChange = Self.isChangeEvent(alert)
+        var alertPolicy = policy
+        if isChange { alertPolicy.retriggerInterval = nil }
+        let existing = changes.working[key] ?? ledger.entry(for: key)
+        let hold = isChange ? nil : resolveHold(for: key, existing: existing, resolving: alert.status == .resolved, now: now)
+        var decision = LedgerRules.decide(
+            existing: existing,
+            route: route,
+            dedupKey: dedupKey,
+            status: alert.status,
+            startsAt: alert.startsAt,
+            now: now,
+            policy: alertPolicy,
+            subject: isChange ? .change : .alert,
+            holdResolveFor: hold
+        )
+        defer { changes.working[key] = decision.entry }
+        guard let action = decision.action else { return }
+        if isChange {
+            guard action == .trigger else { return }
+            do throws(IngestError) {
+                let event = routeMapper.changeEvent(for: alert, in: message)
+                changes.outbox.append(try .change(event, route: route, at: now))
+            } catch .invalidAlert(_, let reason) {
+                throw .invalidAlert(field: "alerts[\(index)]", reason: reason)
+            } catch {
+                throw error
+            }
+            return
+        }
+        let encoded: (event: AlertEvent, body: [UInt8])
+        do {
+            encoded = try routeMapper.encodedEvent(for: alert, action: action, in: message, dedupKey: dedupKey)
+        } catch {
+            throw .invalidAlert(field: "alerts[\(index)]", reason: "the event could not be encoded: \(error)")
+        }
+        if action == .trigger { decision.entry.remembered = EventMapper.remembered(from: encoded.event) }
+        changes.outbox.append(Self.outboxMessage(encoded, route: route, action: action, dedupKey: dedupKey, at: now))
+    }
+
+    /// Decides the one incident of the Alertmanager group `alerts` belong to, on a route with
+    /// `incident_per: group`.
+    private func decideGroup(
+        _ alerts: [Alert],
+        route destination: Route,
+        message: WebhookMessage,
+        now: Date,
+        into changes: inout Changes
+    ) throws(IngestError) {
+        guard let groupKey = message.groupKey, !groupKey.isEmpty else {
+            throw .invalidAlert(
+                field: "groupKey",
+                reason: "route \"\(destination.name)\" makes one incident per Alertmanager group and needs the group key"
+            )
+        }
+        let route = destination.name
+        let dedupKey = DedupKey.ofGroup(groupKey)
+        let key = LedgerKey(route: route, dedupKey: dedupKey)
+        var firing: Set<String> = []
+        for alert in alerts where alert.status == .firing {
+            if let fingerprint = try? DedupKey.of(alert) { firing.insert(fingerprint) }
+        }
+        let existing = changes.working[key] ?? ledger.entry(for: key)
+        let hold = resolveHold(for: key, existing: existing, resolving: firing.isEmpty, now: now)
+        var decision = LedgerRules.decideGroup(
+            existing: existing,
+            route: route,
+            dedupKey: dedupKey,
+            firingMembers: firing,
+            now: now,
+            policy: policy,
+            holdResolveFor: hold
+        )
+        defer { changes.working[key] = decision.entry }
+        guard let action = decision.action else { return }
+        let encoded: (event: AlertEvent, body: [UInt8])
+        do {
+            encoded = try (destination.mapper ?? mapper).encodedGroupEvent(
+                for: alerts, action: action, in: message, dedupKey: dedupKey)
+        } catch {
+            throw .invalidAlert(field: "alerts", reason: "the group event could not be encoded: \(error)")
+        }
+        if action == .trigger { decision.entry.remembered = EventMapper.remembered(from: encoded.event) }
+        changes.outbox.append(Self.outboxMessage(encoded, route: route, action: action, dedupKey: dedupKey, at: now))
+    }
+
+    /// Counts a resolve of an open incident with the flap detector; returns how long to hold it back when the
+    /// alert is flapping and damping is on.
+    private func resolveHold(for key: LedgerKey, existing: LedgerEntry?, resolving: Bool, now: Date) -> Duration? {
+        guard resolving, let existing, existing.isOpen, existing.resolveHeldUntil == nil else { return nil }
+        let flap = flaps.recordResolve(of: key, at: now)
+        if flap.started {
+            logger.warning(
+                "Alert is flapping",
+                metadata: [
+                    "route": "\(key.route)", "dedup_key": "\(key.dedupKey)",
+                    "threshold": "\(flaps.policy.threshold ?? 0)", "window_s": "\(Int(flaps.policy.window.seconds))",
+                    "damping": "\(flaps.policy.resolveHold.map { "hold \(Int($0.seconds)) s" } ?? "off")",
+                ]
+            )
+        }
+        return flap.isFlapping ? flaps.policy.resolveHold : nil
+    }
+
+    private static func outboxMessage(
+        _ encoded: (event: AlertEvent, body: [UInt8]),
+        route: String,
+        action: EventAction,
+        dedupKey: String,
+        at date: Date
+    ) -> OutboxMessage {
+        OutboxMessage(
+            route: route,
+            kind: OutboxKind(action),
+            dedupKey: dedupKey,
+            severity: encoded.event.payload?.severity,
+            body: Data(encoded.body),
+            createdAt: date
+        )
     }
 
     /// Whether `alert` announces a change (``changeEventLabel`` is `"true"`) rather than a problem.

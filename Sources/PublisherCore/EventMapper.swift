@@ -26,6 +26,12 @@ public enum DedupKey {
         }
         return LabelSetFingerprint.of(alert.labels)
     }
+
+    /// The dedup_key of an Alertmanager group: the SHA-256 (hex) of its group key, as Alertmanager's own
+    /// PagerDuty integration derives it.
+    public static func ofGroup(_ groupKey: String) -> String {
+        TextDigest.sha256Hex(groupKey)
+    }
 }
 
 /// Turns an Alertmanager alert into a PagerDuty alert event (without its routing key, which the dispatcher adds).
@@ -135,7 +141,7 @@ public struct EventMapper: Sendable {
         try unfittedEvent(for: alert, action: action, in: message, dedupKey: dedupKey).fittedAndEncoded()
     }
 
-    private func unfittedEvent(
+    func unfittedEvent(
         for alert: Alert,
         action: EventAction,
         in message: WebhookMessage,

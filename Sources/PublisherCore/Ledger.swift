@@ -30,7 +30,12 @@ public struct LedgerDecision: Sendable, Hashable {
 /// - firing, never triggered (or resolved before, for an earlier occurrence) → trigger;
 /// - firing, already triggered → no call, unless ``LedgerPolicy/retriggerInterval`` has passed or the alert
 ///   started again after the occurrence we triggered;
-/// - resolved, not resolved yet → resolve (also with no entry at all: the dedup_key is deterministic);
+/// - firing, acknowledged (a silence or inhibition seen through the Alertmanager API) → trigger: Alertmanager
+///   leaves muted alerts out of its webhooks, so a webhook naming the alert means it is no longer muted;
+/// - firing, resolved by the Alertmanager sync (silenced, inhibited or reconciled) → trigger;
+/// - resolved, not resolved yet → resolve (also with no entry at all: the dedup_key is deterministic), or, for a
+///   flapping alert when damping is on, a resolve held back until ``LedgerEntry/resolveHeldUntil``;
+/// - firing while a resolve is held → the hold is dropped and nothing is sent (the incident never closed);
 /// - resolved, already resolved → no call;
 /// - a sighting older than the occurrence the ledger holds (a late duplicate from an HA peer) → no call.
 public enum LedgerRules {
@@ -41,7 +46,9 @@ public enum LedgerRules {
         status: AlertStatus,
         startsAt: Date?,
         now: Date,
-        policy: LedgerPolicy
+        policy: LedgerPolicy,
+        subject: LedgerSubject = .alert,
+        holdResolveFor hold: Duration? = nil
     ) -> LedgerDecision {
         var entry =
             existing
@@ -51,21 +58,35 @@ public enum LedgerRules {
                 lastAction: .resolve,
                 lastActionAt: .distantPast,
                 startsAt: nil,
-                lastSeen: now
+                lastSeen: now,
+                subject: subject
             )
         entry.lastSeen = max(entry.lastSeen, now)
+        entry.subject = subject
         let isOlderOccurrence = startsAt.map { sighted in entry.startsAt.map { sighted < $0 } ?? false } ?? false
         let isNewerOccurrence = startsAt.map { sighted in entry.startsAt.map { sighted > $0 } ?? true } ?? false
+
+        if entry.resolveHeldUntil != nil, entry.lastAction != .resolve {
+            // A damped resolve is pending, so the incident is still open: firing again keeps it open for free.
+            if status == .firing && !isOlderOccurrence {
+                entry.resolveHeldUntil = nil
+                if let startsAt { entry.startsAt = startsAt }
+            }
+            return LedgerDecision(action: nil, entry: entry)
+        }
 
         let action: EventAction?
         switch (status, existing?.lastAction) {
         case (.firing, nil):
             action = .trigger
         case (.firing, .resolve?):
-            // A firing sighting of the occurrence already resolved is a late duplicate.
+            // A firing sighting of the occurrence a webhook already resolved is a late duplicate; one the sync
+            // resolved (silenced, inhibited, reconciled) is back.
             let isSameOccurrence = startsAt != nil && entry.startsAt != nil && !isNewerOccurrence
-            action = isSameOccurrence ? nil : .trigger
-        case (.firing, .trigger?), (.firing, .acknowledge?):
+            action = isSameOccurrence && entry.cause == .webhook ? nil : .trigger
+        case (.firing, .acknowledge?):
+            action = isOlderOccurrence ? nil : .trigger
+        case (.firing, .trigger?):
             if isOlderOccurrence {
                 action = nil
             } else if isNewerOccurrence && entry.startsAt != nil {
@@ -78,15 +99,60 @@ public enum LedgerRules {
         case (.resolved, .resolve?):
             action = nil
         case (.resolved, _):
-            action = isOlderOccurrence ? nil : .resolve
+            if isOlderOccurrence {
+                action = nil
+            } else if let hold, existing != nil {
+                entry.resolveHeldUntil = now.addingTimeInterval(hold.seconds)
+                action = nil
+            } else {
+                action = .resolve
+            }
         }
 
         if let action {
             entry.lastAction = action
             entry.lastActionAt = now
+            entry.cause = .webhook
             if let startsAt { entry.startsAt = startsAt }
         }
         return LedgerDecision(action: action, entry: entry)
+    }
+
+    /// The decision for an Alertmanager group on a route with `incident_per: group`: one incident for the
+    /// group, firing while any of its alerts fires, resolved when all are. A trigger is also sent when an alert
+    /// joins the firing set, so the incident shows it; alerts leaving the set cost no call.
+    public static func decideGroup(
+        existing: LedgerEntry?,
+        route: String,
+        dedupKey: String,
+        firingMembers: Set<String>,
+        now: Date,
+        policy: LedgerPolicy,
+        holdResolveFor hold: Duration? = nil
+    ) -> LedgerDecision {
+        let isFiring = !firingMembers.isEmpty
+        var previousMembers: Set<String> = []
+        if case .group(let members)? = existing?.subject { previousMembers = members }
+        var decision = decide(
+            existing: existing,
+            route: route,
+            dedupKey: dedupKey,
+            status: isFiring ? .firing : .resolved,
+            startsAt: nil,
+            now: now,
+            policy: policy,
+            subject: .group(members: isFiring ? firingMembers : previousMembers),
+            holdResolveFor: hold
+        )
+        let hasNewMember = !firingMembers.isSubset(of: previousMembers)
+        if isFiring, decision.action == nil, hasNewMember, decision.entry.lastAction == .trigger,
+            decision.entry.resolveHeldUntil == nil
+        {
+            decision.action = .trigger
+            decision.entry.lastActionAt = now
+            decision.entry.cause = .webhook
+        }
+        return decision
     }
 }
 
@@ -102,39 +168,66 @@ public struct LedgerKey: Sendable, Hashable {
 }
 
 /// The in-memory side of the ledger: fingerprint → last action, written through to the store by its callers
-/// and reloaded from it at start. Lookups and updates are O(1); nothing on the hot path scans it.
+/// and reloaded from it at start. Lookups and updates are O(1); nothing on the webhook path scans it.
 public final class LedgerCache: Sendable {
-    private let entries = Mutex<[LedgerKey: LedgerEntry]>([:])
+    private struct State {
+        var entries: [LedgerKey: LedgerEntry] = [:]
+        /// Entries with a damped resolve pending, so releasing them never scans everything.
+        var held: Set<LedgerKey> = []
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     /// The entry for `key`, if remembered.
     public func entry(for key: LedgerKey) -> LedgerEntry? {
-        entries.withLock { $0[key] }
+        state.withLock { $0.entries[key] }
     }
 
     /// Remembers `newEntries`, replacing entries with the same key.
     public func apply(_ newEntries: [LedgerEntry]) {
-        entries.withLock { entries in
+        state.withLock { state in
             for entry in newEntries {
-                entries[LedgerKey(route: entry.route, dedupKey: entry.dedupKey)] = entry
+                let key = entry.key
+                state.entries[key] = entry
+                if entry.resolveHeldUntil != nil {
+                    state.held.insert(key)
+                } else {
+                    state.held.remove(key)
+                }
             }
         }
     }
 
-    /// Forgets entries last seen before `date`; returns how many.
+    /// Forgets entries last seen before `date`, except those with a resolve still held; returns how many.
     @discardableResult
     public func expire(seenBefore date: Date) -> Int {
-        entries.withLock { entries in
-            let before = entries.count
-            entries = entries.filter { $0.value.lastSeen >= date }
-            return before - entries.count
+        state.withLock { state in
+            let before = state.entries.count
+            state.entries = state.entries.filter { $0.value.lastSeen >= date || $0.value.resolveHeldUntil != nil }
+            return before - state.entries.count
+        }
+    }
+
+    /// The entries `isIncluded` picks (a copy: the Alertmanager sync walks it without holding the lock).
+    public func entries(where isIncluded: (LedgerEntry) -> Bool) -> [LedgerEntry] {
+        state.withLock { state in state.entries.values.filter(isIncluded) }
+    }
+
+    /// Entries whose held resolve is due at `date`.
+    public func heldResolves(dueAt date: Date) -> [LedgerEntry] {
+        state.withLock { state in
+            state.held.compactMap { key in
+                guard let entry = state.entries[key], let due = entry.resolveHeldUntil, due <= date else { return nil }
+                return entry
+            }
         }
     }
 
     /// How many entries are remembered.
     public var count: Int {
-        entries.withLock { $0.count }
+        state.withLock { $0.entries.count }
     }
 }
 

@@ -22,6 +22,9 @@ public final class PublisherMetrics: Sendable {
         public static let oldestPendingAge = "pagerduty_publisher_oldest_pending_age_seconds"
         public static let deadLetters = "pagerduty_publisher_dead_letters"
         public static let ledgerEntries = "pagerduty_publisher_ledger_entries"
+        public static let flappingAlerts = "pagerduty_publisher_flapping_alerts"
+        public static let alertmanagerUp = "pagerduty_publisher_alertmanager_up"
+        public static let syncActions = "pagerduty_publisher_alertmanager_sync_actions_total"
     }
 
     /// The `error_type` values of `pagerduty_api_errors_total`.
@@ -34,6 +37,8 @@ public final class PublisherMetrics: Sendable {
     private let oldestPendingAgeGauge: Gauge
     private let deadLettersGauge: Gauge
     private let ledgerEntriesGauge: Gauge
+    private let flappingAlertsGauge: Gauge
+    private let gauges = MetricCache<Gauge>()
 
     /// Creates the metrics with `factory`, pre-registering series for `routes` so every metric is visible
     /// from the first scrape.
@@ -43,6 +48,7 @@ public final class PublisherMetrics: Sendable {
         self.oldestPendingAgeGauge = Gauge(label: Name.oldestPendingAge, dimensions: [], factory: factory)
         self.deadLettersGauge = Gauge(label: Name.deadLetters, dimensions: [], factory: factory)
         self.ledgerEntriesGauge = Gauge(label: Name.ledgerEntries, dimensions: [], factory: factory)
+        self.flappingAlertsGauge = Gauge(label: Name.flappingAlerts, dimensions: [], factory: factory)
         for route in routes {
             for severity in Severity.allCases {
                 _ = counter(Name.eventsTriggered, [("routing_key", route), ("severity", severity.rawValue)])
@@ -63,6 +69,39 @@ public final class PublisherMetrics: Sendable {
         oldestPendingAgeGauge.record(0)
         deadLettersGauge.record(0)
         ledgerEntriesGauge.record(0)
+        flappingAlertsGauge.record(0)
+    }
+
+    /// Pre-registers the Alertmanager sync's series for `alertmanagers` (display names, never credentials),
+    /// each reported down until its first successful poll.
+    public func registerAlertmanagers(_ alertmanagers: [String]) {
+        for name in alertmanagers {
+            recordAlertmanager(name, isUp: false)
+        }
+        for (action, cause) in [
+            (EventAction.trigger, "unmuted"), (.acknowledge, "silenced"), (.acknowledge, "inhibited"),
+            (.resolve, "silenced"), (.resolve, "inhibited"), (.resolve, "reconciled"),
+        ] {
+            _ = counter(Name.syncActions, [("action", action.rawValue), ("cause", cause)])
+        }
+    }
+
+    /// Records whether the last poll of `alertmanager` (a display name) succeeded.
+    public func recordAlertmanager(_ alertmanager: String, isUp: Bool) {
+        gauges.metric(Name.alertmanagerUp, [("alertmanager", alertmanager)]) {
+            Gauge(label: $0, dimensions: $1, factory: factory)
+        }.record(isUp ? 1 : 0)
+    }
+
+    /// Counts an event the Alertmanager sync queued: `action` for `cause` (unmuted, silenced, inhibited,
+    /// reconciled).
+    public func recordSyncAction(_ action: EventAction, cause: String) {
+        counter(Name.syncActions, [("action", action.rawValue), ("cause", cause)]).increment()
+    }
+
+    /// Updates the flapping alerts gauge.
+    public func recordFlapping(_ alerts: Int) {
+        flappingAlertsGauge.record(alerts)
     }
 
     /// Counts one finished Events API request: requests by status, errors by type, and its duration.

@@ -13,18 +13,65 @@ public struct Route: Sendable {
     /// How the route turns alerts into events (severity mapping, summary template, fields, details, links);
     /// `nil` uses the daemon's.
     public var mapper: EventMapper?
+    /// What the Alertmanager sync does to the route's incidents when their alert is silenced or inhibited.
+    public var mutePolicy: MutePolicy
+    /// One incident per alert (the default) or per Alertmanager group.
+    public var incidentPer: IncidentGrouping
 
-    public init(name: String, routingKey: String, matchers: [LabelMatcher] = [], mapper: EventMapper? = nil) {
+    public init(
+        name: String,
+        routingKey: String,
+        matchers: [LabelMatcher] = [],
+        mapper: EventMapper? = nil,
+        mutePolicy: MutePolicy = MutePolicy(),
+        incidentPer: IncidentGrouping = .alert
+    ) {
         self.name = name
         self.routingKey = routingKey
         self.matchers = matchers
         self.mapper = mapper
+        self.mutePolicy = mutePolicy
+        self.incidentPer = incidentPer
     }
 
     /// Whether label-based selection picks this route for `labels`.
     public func takes(_ labels: [String: String]) -> Bool {
         !matchers.isEmpty && matchers.allSatisfy { $0.matches(labels) }
     }
+}
+
+/// What happens to an open incident when Alertmanager mutes its alert.
+public enum MuteAction: String, Sendable, Hashable, CaseIterable {
+    /// Acknowledge the incident; trigger it again when the alert is no longer muted and still firing.
+    case acknowledge
+    /// Resolve the incident; trigger it again when the alert is no longer muted and still firing.
+    case resolve
+    /// Leave the incident as it is.
+    case nothing
+}
+
+/// A route's answer to silences and inhibitions, applied by the Alertmanager sync.
+public struct MutePolicy: Sendable, Hashable {
+    /// For an alert a silence suppresses. Default: acknowledge.
+    public var silenced: MuteAction
+    /// For an alert an inhibition rule suppresses (and no silence). Default: nothing, because the inhibiting
+    /// alert usually pages for the same cause.
+    public var inhibited: MuteAction
+
+    public init(silenced: MuteAction = .acknowledge, inhibited: MuteAction = .nothing) {
+        self.silenced = silenced
+        self.inhibited = inhibited
+    }
+}
+
+/// What one PagerDuty incident stands for on a route.
+public enum IncidentGrouping: String, Sendable, Hashable, CaseIterable {
+    /// One incident per alert; dedup_key is the alert's fingerprint.
+    case alert
+    /// One incident per Alertmanager group, as Alertmanager's own integration does; dedup_key is the
+    /// SHA-256 (hex) of the webhook's `groupKey`, the same key that integration uses, so open incidents carry
+    /// over when a team migrates.
+    case group
 }
 
 extension Route: CustomStringConvertible {

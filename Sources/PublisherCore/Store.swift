@@ -1,6 +1,44 @@
 import Foundation
 import PagerDutyEvents
 
+/// What a ledger entry stands for.
+public enum LedgerSubject: Sendable, Hashable {
+    /// One alert; its dedup_key is the alert's fingerprint.
+    case alert
+    /// An Alertmanager group on a route with `incident_per: group`; its dedup_key is the SHA-256 of the group
+    /// key, and `members` are the fingerprints of the group's firing alerts in the last webhook.
+    case group(members: Set<String>)
+    /// An alert announcing a change (`change_event="true"`): it never has an incident, so the Alertmanager
+    /// sync leaves it alone.
+    case change
+}
+
+/// Who decided the last action of a ledger entry.
+public enum LedgerCause: String, Sendable, Hashable, CaseIterable {
+    /// An Alertmanager webhook (or a damped resolve released after its hold).
+    case webhook
+    /// The Alertmanager sync: the alert is silenced.
+    case silenced
+    /// The Alertmanager sync: the alert is inhibited.
+    case inhibited
+    /// The Alertmanager sync: no configured Alertmanager knew the alert for longer than the grace period.
+    case reconciled
+}
+
+/// The few payload fields of the last trigger, kept so the publisher can send a meaningful acknowledge or
+/// resolve when it has no webhook to build one from (a silence seen through the API, reconciliation).
+public struct RememberedPayload: Sendable, Hashable {
+    public var summary: String
+    public var source: String
+    public var severity: Severity
+
+    public init(summary: String, source: String, severity: Severity) {
+        self.summary = summary
+        self.source = source
+        self.severity = severity
+    }
+}
+
 /// What the ledger remembers of one alert on one route: the last action sent (or queued) for its dedup_key.
 public struct LedgerEntry: Sendable, Hashable {
     /// The route whose routing key the alert's events go to.
@@ -15,6 +53,14 @@ public struct LedgerEntry: Sendable, Hashable {
     public var startsAt: Date?
     /// When a webhook last mentioned the alert; the entry expires a TTL after this.
     public var lastSeen: Date
+    /// An alert, a group, or a change announcement.
+    public var subject: LedgerSubject
+    /// Who decided ``lastAction``.
+    public var cause: LedgerCause
+    /// Payload fields of the last trigger, when one was queued since this was recorded.
+    public var remembered: RememberedPayload?
+    /// A resolve held back because the alert is flapping: it is sent at this time unless the alert fires again.
+    public var resolveHeldUntil: Date?
 
     public init(
         route: String,
@@ -22,7 +68,11 @@ public struct LedgerEntry: Sendable, Hashable {
         lastAction: EventAction,
         lastActionAt: Date,
         startsAt: Date?,
-        lastSeen: Date
+        lastSeen: Date,
+        subject: LedgerSubject = .alert,
+        cause: LedgerCause = .webhook,
+        remembered: RememberedPayload? = nil,
+        resolveHeldUntil: Date? = nil
     ) {
         self.route = route
         self.dedupKey = dedupKey
@@ -30,7 +80,17 @@ public struct LedgerEntry: Sendable, Hashable {
         self.lastActionAt = lastActionAt
         self.startsAt = startsAt
         self.lastSeen = lastSeen
+        self.subject = subject
+        self.cause = cause
+        self.remembered = remembered
+        self.resolveHeldUntil = resolveHeldUntil
     }
+
+    /// The key of this entry.
+    public var key: LedgerKey { LedgerKey(route: route, dedupKey: dedupKey) }
+
+    /// Whether PagerDuty has (or will have, once the outbox drains) an open incident for this entry.
+    public var isOpen: Bool { lastAction != .resolve && subject != .change }
 }
 
 /// Which Events API call an outbox message becomes.
@@ -162,7 +222,7 @@ public protocol PublisherStore: Sendable {
     /// Pending and dead-letter counts, and the oldest pending time.
     func queueStats() async throws -> QueueStats
 
-    /// Deletes ledger entries last seen before `date`; returns how many.
+    /// Deletes ledger entries last seen before `date`, except those with a resolve held; returns how many.
     @discardableResult
     func expireLedger(seenBefore date: Date) async throws -> Int
 

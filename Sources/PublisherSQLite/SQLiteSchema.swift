@@ -10,6 +10,7 @@ enum SQLiteSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: createVersion1)
+        migrator.registerMigration("v2-ledger-lifecycle", migrate: addLedgerLifecycle)
         return migrator
     }
 
@@ -66,6 +67,22 @@ enum SQLiteSchema {
                 id INTEGER PRIMARY KEY CHECK (id = 1),
                 checked_at REAL NOT NULL
             ) STRICT;
+            """)
+    }
+
+    /// What the Alertmanager sync, group mode and flap damping need to know per ledger entry.
+    private static func addLedgerLifecycle(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE ledger ADD COLUMN subject TEXT NOT NULL DEFAULT 'alert'
+                CHECK (subject IN ('alert', 'group', 'change'));
+            ALTER TABLE ledger ADD COLUMN members TEXT;
+            ALTER TABLE ledger ADD COLUMN cause TEXT NOT NULL DEFAULT 'webhook'
+                CHECK (cause IN ('webhook', 'silenced', 'inhibited', 'reconciled'));
+            ALTER TABLE ledger ADD COLUMN summary TEXT;
+            ALTER TABLE ledger ADD COLUMN source TEXT;
+            ALTER TABLE ledger ADD COLUMN severity TEXT
+                CHECK (severity IS NULL OR severity IN ('critical', 'error', 'warning', 'info'));
+            ALTER TABLE ledger ADD COLUMN resolve_held_until REAL;
             """)
     }
 }

@@ -9,7 +9,7 @@ extension SQLiteStore {
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT route, dedup_key, last_action, last_action_at, starts_at, last_seen
+                    SELECT \(LedgerRow.columns)
                     FROM ledger WHERE last_seen >= ? ORDER BY route, dedup_key
                     """,
                 arguments: [StoredTime.encode(date)])
@@ -20,7 +20,7 @@ extension SQLiteStore {
     @discardableResult
     public func expireLedger(seenBefore date: Date) async throws(StoreError) -> Int {
         try await writing("expiring ledger entries") { db in
-            try db.execute(sql: "DELETE FROM ledger WHERE last_seen < ?", arguments: [StoredTime.encode(date)])
+            try db.execute(sql: "DELETE FROM ledger WHERE last_seen < ? AND resolve_held_until IS NULL", arguments: [StoredTime.encode(date)])
             return db.changesCount
         }
     }
@@ -28,42 +28,101 @@ extension SQLiteStore {
 
 /// Reads and writes ``LedgerEntry`` rows.
 enum LedgerRow {
+    /// The columns ``entry(from:)`` reads, in a `SELECT`.
+    static let columns = """
+        route, dedup_key, last_action, last_action_at, starts_at, last_seen,
+        subject, members, cause, summary, source, severity, resolve_held_until
+        """
+
     /// Inserts an entry, or replaces the one with the same route and dedup_key.
     static let upsertSQL = """
-        INSERT INTO ledger (route, dedup_key, last_action, last_action_at, starts_at, last_seen)
-        VALUES (?, ?, ?, ?, ?, ?)
+        INSERT INTO ledger (\(columns))
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (route, dedup_key) DO UPDATE SET
             last_action = excluded.last_action,
             last_action_at = excluded.last_action_at,
             starts_at = excluded.starts_at,
-            last_seen = excluded.last_seen
+            last_seen = excluded.last_seen,
+            subject = excluded.subject,
+            members = excluded.members,
+            cause = excluded.cause,
+            summary = excluded.summary,
+            source = excluded.source,
+            severity = excluded.severity,
+            resolve_held_until = excluded.resolve_held_until
         """
 
     /// The arguments of ``upsertSQL`` for `entry`.
     static func upsertArguments(_ entry: LedgerEntry) -> StatementArguments {
-        [
+        let (subject, members) = encode(entry.subject)
+        return [
             entry.route,
             entry.dedupKey,
             entry.lastAction.rawValue,
             StoredTime.encode(entry.lastActionAt),
             entry.startsAt.map(StoredTime.encode),
             StoredTime.encode(entry.lastSeen),
+            subject,
+            members,
+            entry.cause.rawValue,
+            entry.remembered?.summary,
+            entry.remembered?.source,
+            entry.remembered?.severity.rawValue,
+            entry.resolveHeldUntil.map(StoredTime.encode),
         ]
     }
 
-    /// The entry a `SELECT route, dedup_key, last_action, last_action_at, starts_at, last_seen` row holds.
+    /// The entry a `SELECT` of ``columns`` row holds.
     static func entry(from row: Row) throws -> LedgerEntry {
         let actionText: String = row["last_action"]
         guard let action = EventAction(rawValue: actionText) else {
             throw StoreError(reason: "a ledger row has the unknown action '\(actionText)'")
         }
+        let causeText: String = row["cause"]
+        guard let cause = LedgerCause(rawValue: causeText) else {
+            throw StoreError(reason: "a ledger row has the unknown cause '\(causeText)'")
+        }
         let startsAt: Double? = row["starts_at"]
+        let heldUntil: Double? = row["resolve_held_until"]
         return LedgerEntry(
             route: row["route"],
             dedupKey: row["dedup_key"],
             lastAction: action,
             lastActionAt: StoredTime.decode(row["last_action_at"]),
             startsAt: startsAt.map(StoredTime.decode),
-            lastSeen: StoredTime.decode(row["last_seen"]))
+            lastSeen: StoredTime.decode(row["last_seen"]),
+            subject: try subject(row["subject"], members: row["members"]),
+            cause: cause,
+            remembered: remembered(row),
+            resolveHeldUntil: heldUntil.map(StoredTime.decode))
+    }
+
+    private static func encode(_ subject: LedgerSubject) -> (String, String?) {
+        switch subject {
+        case .alert: ("alert", nil)
+        case .change: ("change", nil)
+        case .group(let members): ("group", members.sorted().joined(separator: ","))
+        }
+    }
+
+    private static func subject(_ text: String, members: String?) throws -> LedgerSubject {
+        switch text {
+        case "alert": return .alert
+        case "change": return .change
+        case "group":
+            let fingerprints = (members ?? "").split(separator: ",").map(String.init)
+            return .group(members: Set(fingerprints))
+        default: throw StoreError(reason: "a ledger row has the unknown subject '\(text)'")
+        }
+    }
+
+    private static func remembered(_ row: Row) -> RememberedPayload? {
+        guard
+            let summary: String = row["summary"],
+            let source: String = row["source"],
+            let severityText: String = row["severity"],
+            let severity = Severity(rawValue: severityText)
+        else { return nil }
+        return RememberedPayload(summary: summary, source: source, severity: severity)
     }
 }

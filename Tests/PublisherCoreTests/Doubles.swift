@@ -164,7 +164,7 @@ final class InMemoryStore: PublisherStore {
     func expireLedger(seenBefore date: Date) async throws -> Int {
         state.withLock { state in
             let before = state.ledger.count
-            state.ledger = state.ledger.filter { $0.value.lastSeen >= date }
+            state.ledger = state.ledger.filter { $0.value.lastSeen >= date || $0.value.resolveHeldUntil != nil }
             return before - state.ledger.count
         }
     }

@@ -350,13 +350,13 @@ private struct FakeAnswer {
 
 extension JSONValue {
     /// The member `name` of an object; nil for a missing member or a non-object.
-    func member(_ name: String) -> JSONValue? {
+    public func member(_ name: String) -> JSONValue? {
         if case .object(let members) = self { return members[name] }
         return nil
     }
 
     /// The text of a string value; nil otherwise.
-    var stringValue: String? {
+    public var stringValue: String? {
         if case .string(let text) = self { return text }
         return nil
     }

@@ -1,0 +1,387 @@
+import AlertmanagerModels
+import Foundation
+import Logging
+import PagerDutyEvents
+import ServiceLifecycle
+import Synchronization
+
+/// An alert as an Alertmanager's API reports it, with what mutes it.
+public struct ObservedAlert: Sendable, Hashable {
+    /// The alert (status firing), with its fingerprint.
+    public var alert: Alert
+    /// IDs of the silences that suppress it; empty when none does.
+    public var silencedBy: [String]
+    /// Fingerprints of the alerts that inhibit it; empty when none does.
+    public var inhibitedBy: [String]
+
+    public init(alert: Alert, silencedBy: [String] = [], inhibitedBy: [String] = []) {
+        self.alert = alert
+        self.silencedBy = silencedBy
+        self.inhibitedBy = inhibitedBy
+    }
+}
+
+/// One Alertmanager whose current alerts the sync reads.
+public protocol AlertmanagerObserving: Sendable {
+    /// How logs and the `alertmanager` metric label name it (host and port; never credentials).
+    var displayName: String { get }
+    /// The alerts it currently knows (active, silenced, inhibited). Throws when it cannot be asked.
+    func currentAlerts() async throws -> [ObservedAlert]
+}
+
+/// How often the sync polls and how long an alert may be missing before it is resolved.
+public struct AlertmanagerSyncConfiguration: Sendable, Hashable {
+    /// Time between polls. Default 30 seconds.
+    public var pollInterval: Duration
+    /// An open incident whose alert no configured Alertmanager reports (or reports as ended) is resolved once
+    /// this long has passed, counted only while every configured Alertmanager answers. Default 5 minutes.
+    public var gracePeriod: Duration
+
+    public init(pollInterval: Duration = .seconds(30), gracePeriod: Duration = .seconds(300)) {
+        self.pollInterval = pollInterval
+        self.gracePeriod = gracePeriod
+    }
+}
+
+/// What the configured Alertmanagers, taken together, say about one alert or group.
+public enum AlertmanagerView: Sendable, Hashable {
+    /// Firing and not muted (also an alert not processed yet).
+    case active(Alert)
+    /// Suppressed by silences (their IDs).
+    case silenced(by: [String])
+    /// Suppressed by inhibition only.
+    case inhibited
+    /// Not reported, or reported as ended.
+    case absent
+
+    /// The view of several alerts (a group's members, or one alert as several Alertmanagers report it):
+    /// active if any is active, else silenced if any is silenced, else inhibited if any is, else absent.
+    public static func merging(_ views: [AlertmanagerView]) -> AlertmanagerView {
+        if let active = views.first(where: { if case .active = $0 { true } else { false } }) { return active }
+        let silences = views.flatMap { view -> [String] in if case .silenced(let ids) = view { ids } else { [] } }
+        if views.contains(where: { if case .silenced = $0 { true } else { false } }) {
+            return .silenced(by: Array(Set(silences)).sorted())
+        }
+        if views.contains(.inhibited) { return .inhibited }
+        return .absent
+    }
+}
+
+/// The rules of the Alertmanager sync for an alert (or group) that Alertmanager reports.
+///
+/// - active, and acknowledged or resolved because it was muted → trigger (its silence or inhibition is gone);
+/// - silenced → the route's ``MutePolicy/silenced`` action: acknowledge a triggered incident, resolve an open
+///   one, or nothing;
+/// - inhibited → the route's ``MutePolicy/inhibited`` action, the same way (default nothing).
+///
+/// An alert no Alertmanager reports is the grace period's business, not these rules'.
+public enum SyncRules {
+    /// The event to queue and the cause to record, or `nil` when PagerDuty's state is already right.
+    public static func step(
+        for entry: LedgerEntry,
+        view: AlertmanagerView,
+        policy: MutePolicy
+    ) -> (action: EventAction, cause: LedgerCause)? {
+        switch view {
+        case .active:
+            let wasMuted = entry.cause == .silenced || entry.cause == .inhibited
+            if entry.lastAction == .acknowledge || (entry.lastAction == .resolve && wasMuted) {
+                return (.trigger, .webhook)
+            }
+            return nil
+        case .silenced:
+            return mute(entry, with: policy.silenced, cause: .silenced)
+        case .inhibited:
+            return mute(entry, with: policy.inhibited, cause: .inhibited)
+        case .absent:
+            return nil
+        }
+    }
+
+    private static func mute(_ entry: LedgerEntry, with action: MuteAction, cause: LedgerCause) -> (EventAction, LedgerCause)? {
+        switch action {
+        case .acknowledge: entry.lastAction == .trigger ? (.acknowledge, cause) : nil
+        case .resolve: entry.isOpen ? (.resolve, cause) : nil
+        case .nothing: nil
+        }
+    }
+}
+
+/// Makes PagerDuty follow Alertmanager's real state, which its webhooks do not tell: every poll it reads the
+/// current alerts of each configured Alertmanager (an HA pair is read as one) and, for each incident the ledger
+/// holds open:
+/// - silenced → acknowledge (or resolve, or nothing: the route's policy); inhibited → the inhibited policy;
+/// - no longer muted and still firing → trigger again;
+/// - reported by none of them (or ended) for longer than the grace period → resolve (reconciliation).
+///
+/// An Alertmanager that cannot be asked changes nothing: it is logged, `pagerduty_publisher_alertmanager_up`
+/// shows 0, and no incident is resolved by reconciliation until every configured Alertmanager answers again
+/// (the grace period then starts over).
+public final class AlertmanagerSync: Service {
+    private let sources: [any AlertmanagerObserving]
+    private let store: any PublisherStore
+    private let routes: RouteTable
+    private let ledger: LedgerCache
+    private let mapper: EventMapper
+    private let policy: LedgerPolicy
+    private let configuration: AlertmanagerSyncConfiguration
+    private let clock: any PublisherClock
+    private let signal: WorkSignal
+    private let metrics: PublisherMetrics
+    private let gate: AsyncGate
+    private let logger: Logger
+    private let state = Mutex(SyncState())
+
+    /// What the sync carries from one poll to the next.
+    private struct SyncState {
+        /// Since when each open incident's alert has been missing from every Alertmanager.
+        var missingSince: [LedgerKey: Date] = [:]
+        /// Whether each Alertmanager answered its last poll (for one log line per change).
+        var reachable: [String: Bool] = [:]
+    }
+
+    public init(
+        sources: [any AlertmanagerObserving],
+        store: any PublisherStore,
+        routes: RouteTable,
+        ledger: LedgerCache,
+        mapper: EventMapper,
+        policy: LedgerPolicy,
+        configuration: AlertmanagerSyncConfiguration,
+        clock: any PublisherClock,
+        signal: WorkSignal,
+        metrics: PublisherMetrics,
+        gate: AsyncGate,
+        logger: Logger
+    ) {
+        self.sources = sources
+        self.store = store
+        self.routes = routes
+        self.ledger = ledger
+        self.mapper = mapper
+        self.policy = policy
+        self.configuration = configuration
+        self.clock = clock
+        self.signal = signal
+        self.metrics = metrics
+        self.gate = gate
+        self.logger = logger
+        metrics.registerAlertmanagers(sources.map(\.displayName))
+    }
+
+    public func run() async throws {
+        logger.info(
+            "Alertmanager sync started",
+            metadata: [
+                "alertmanagers": "\(sources.map(\.displayName).joined(separator: ","))",
+                "poll_interval_s": "\(Int(configuration.pollInterval.seconds))",
+                "grace_period_s": "\(Int(configuration.gracePeriod.seconds))",
+            ]
+        )
+        await cancelWhenGracefulShutdown {
+            repeat {
+                await self.poll()
+            } while (try? await self.clock.sleep(for: self.configuration.pollInterval)) != nil
+        }
+    }
+
+    /// Reads every Alertmanager once and queues what their state calls for.
+    public func poll() async {
+        let answers = await readAll()
+        let now = clock.now
+        var views: [String: [AlertmanagerView]] = [:]
+        var everyAnswered = true
+        for (source, answer) in zip(sources, answers) {
+            switch answer {
+            case .success(let alerts):
+                noteReachability(of: source.displayName, isUp: true, error: nil)
+                for observed in alerts {
+                    guard let fingerprint = try? DedupKey.of(observed.alert) else { continue }
+                    views[fingerprint, default: []].append(Self.view(of: observed, at: now))
+                }
+            case .failure(let error):
+                everyAnswered = false
+                noteReachability(of: source.displayName, isUp: false, error: error)
+            }
+        }
+        let anyAnswered = answers.contains { answer in
+            if case .success = answer { true } else { false }
+        }
+        guard anyAnswered else {
+            // Nobody answered: nothing is known, so nothing changes.
+            state.withLock { $0.missingSince.removeAll() }
+            return
+        }
+        await gate.withGate {
+            await apply(views: views.mapValues(AlertmanagerView.merging), everyAnswered: everyAnswered, now: now)
+        }
+    }
+
+    private func readAll() async -> [Result<[ObservedAlert], any Error>] {
+        await withTaskGroup(of: (Int, Result<[ObservedAlert], any Error>).self) { group in
+            for (index, source) in sources.enumerated() {
+                group.addTask {
+                    do {
+                        return (index, .success(try await source.currentAlerts()))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            var answers = [Result<[ObservedAlert], any Error>?](repeating: nil, count: sources.count)
+            for await (index, answer) in group { answers[index] = answer }
+            return answers.map { $0 ?? .failure(CancellationError()) }
+        }
+    }
+
+    private static func view(of observed: ObservedAlert, at now: Date) -> AlertmanagerView {
+        if let endsAt = observed.alert.endsAt, endsAt <= now { return .absent }
+        if !observed.silencedBy.isEmpty { return .silenced(by: observed.silencedBy) }
+        if !observed.inhibitedBy.isEmpty { return .inhibited }
+        return .active(observed.alert)
+    }
+
+    private func noteReachability(of name: String, isUp: Bool, error: (any Error)?) {
+        metrics.recordAlertmanager(name, isUp: isUp)
+        let previous = state.withLock { state in
+            defer { state.reachable[name] = isUp }
+            return state.reachable[name]
+        }
+        guard previous != isUp else { return }
+        if isUp {
+            logger.info("Alertmanager reachable", metadata: ["alertmanager": "\(name)"])
+        } else {
+            logger.warning(
+                "Alertmanager unreachable; the sync changes nothing it would need it for",
+                metadata: ["alertmanager": "\(name)", "error": "\(error.map { "\($0)" } ?? "")"]
+            )
+        }
+    }
+
+    /// One pass over the open incidents, under the ledger's gate.
+    private func apply(views: [String: AlertmanagerView], everyAnswered: Bool, now: Date) async {
+        let candidates = ledger.entries { entry in
+            guard entry.subject != .change, entry.resolveHeldUntil == nil else { return false }
+            return entry.isOpen || (entry.lastAction == .resolve && (entry.cause == .silenced || entry.cause == .inhibited))
+        }
+        var entries: [LedgerEntry] = []
+        var outbox: [OutboxMessage] = []
+        var counted: [(EventAction, String)] = []
+        var missingSince = state.withLock { $0.missingSince }
+        var stillMissing: [LedgerKey: Date] = [:]
+        for var entry in candidates {
+            guard let route = routes.route(named: entry.route) else { continue }
+            let view = self.view(of: entry, in: views)
+            if case .absent = view {
+                guard entry.isOpen, everyAnswered else { continue }
+                let since = missingSince[entry.key] ?? now
+                guard now.timeIntervalSince(since) >= configuration.gracePeriod.seconds else {
+                    stillMissing[entry.key] = since
+                    continue
+                }
+                let reason = "no configured Alertmanager has reported this alert for \(Int(now.timeIntervalSince(since))) s"
+                if let message = queue(.resolve, cause: .reconciled, for: &entry, observed: nil, reason: reason, now: now) {
+                    outbox.append(message)
+                    entries.append(entry)
+                    counted.append((.resolve, "reconciled"))
+                    log(.resolve, entry: entry, reason: reason)
+                }
+                continue
+            }
+            missingSince[entry.key] = nil
+            var changed = false
+            if now.timeIntervalSince(entry.lastSeen) > policy.entryTTL.seconds / 4 {
+                // Alertmanager still knows the alert: keep the entry alive while webhooks are silent about it.
+                entry.lastSeen = now
+                changed = true
+            }
+            if let step = SyncRules.step(for: entry, view: view, policy: route.mutePolicy) {
+                let reason = Self.reason(for: step.action, view: view)
+                var observed: Alert?
+                if case .active(let alert) = view, entry.subject == .alert { observed = alert }
+                if let message = queue(step.action, cause: step.cause, for: &entry, observed: observed, reason: reason, now: now) {
+                    outbox.append(message)
+                    counted.append((step.action, step.cause == .webhook ? "unmuted" : step.cause.rawValue))
+                    changed = true
+                    log(step.action, entry: entry, reason: reason)
+                }
+            }
+            if changed { entries.append(entry) }
+        }
+        // Never resolve while an Alertmanager is unreachable: the grace period starts over once all answer.
+        state.withLock { $0.missingSince = everyAnswered ? stillMissing : [:] }
+        guard !entries.isEmpty else { return }
+        do {
+            try await store.commit(ledger: entries, outbox: outbox)
+        } catch {
+            logger.error("Alertmanager sync could not store its changes; it retries at the next poll", metadata: ["error": "\(error)"])
+            return
+        }
+        ledger.apply(entries)
+        for (action, cause) in counted { metrics.recordSyncAction(action, cause: cause) }
+        for route in Set(outbox.map(\.route)).sorted() { signal.notify(route: route) }
+    }
+
+    private func view(of entry: LedgerEntry, in views: [String: AlertmanagerView]) -> AlertmanagerView {
+        switch entry.subject {
+        case .alert: views[entry.dedupKey] ?? .absent
+        case .group(let members): AlertmanagerView.merging(members.map { views[$0] ?? .absent })
+        case .change: .absent
+        }
+    }
+
+    /// Builds the event for `action`, updating `entry`; `nil` (logged) when it cannot be encoded.
+    private func queue(
+        _ action: EventAction,
+        cause: LedgerCause,
+        for entry: inout LedgerEntry,
+        observed: Alert?,
+        reason: String,
+        now: Date
+    ) -> OutboxMessage? {
+        let route = routes.route(named: entry.route)
+        do {
+            let message: OutboxMessage
+            if action == .trigger, let observed {
+                let routeMapper = route?.mapper ?? mapper
+                let encoded = try routeMapper.encodedEvent(
+                    for: observed, action: .trigger, in: WebhookMessage(alerts: [observed]), dedupKey: entry.dedupKey)
+                entry.remembered = EventMapper.remembered(from: encoded.event) ?? entry.remembered
+                message = OutboxMessage(
+                    route: entry.route, kind: .trigger, dedupKey: entry.dedupKey,
+                    severity: encoded.event.payload?.severity, body: Data(encoded.body), createdAt: now)
+            } else {
+                message = try LifecycleEvents.message(action, for: entry, reason: reason, at: now)
+            }
+            entry.lastAction = action
+            entry.lastActionAt = now
+            entry.cause = cause
+            return message
+        } catch {
+            logger.error(
+                "Alertmanager sync could not build an event",
+                metadata: ["route": "\(entry.route)", "dedup_key": "\(entry.dedupKey)", "error": "\(error)"]
+            )
+            return nil
+        }
+    }
+
+    private static func reason(for action: EventAction, view: AlertmanagerView) -> String {
+        switch view {
+        case .silenced(let ids): "silenced in Alertmanager (silence \(ids.joined(separator: ", ")))"
+        case .inhibited: "inhibited in Alertmanager"
+        case .active: "no longer muted in Alertmanager and still firing"
+        case .absent: "no longer reported by Alertmanager"
+        }
+    }
+
+    private func log(_ action: EventAction, entry: LedgerEntry, reason: String) {
+        logger.info(
+            "Alertmanager sync queued an event",
+            metadata: [
+                "action": "\(action.rawValue)", "route": "\(entry.route)", "dedup_key": "\(entry.dedupKey)",
+                "reason": "\(reason)",
+            ]
+        )
+    }
+}

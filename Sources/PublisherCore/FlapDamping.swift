@@ -1,0 +1,91 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Sends the resolves held back for flapping alerts once their hold has passed (unless the alert fired again
+/// meanwhile, which drops the hold), and keeps the `pagerduty_publisher_flapping_alerts` gauge current.
+///
+/// Held resolves live in the ledger, so a restart neither loses nor repeats them.
+public struct FlapDamping: Service {
+    private let store: any PublisherStore
+    private let ledger: LedgerCache
+    private let flaps: FlapDetector
+    private let clock: any PublisherClock
+    private let signal: WorkSignal
+    private let metrics: PublisherMetrics
+    private let gate: AsyncGate
+    private let checkInterval: Duration
+    private let logger: Logger
+
+    /// - Parameter checkInterval: how often due holds are looked for; a resolve goes out at most this late.
+    public init(
+        store: any PublisherStore,
+        ledger: LedgerCache,
+        flaps: FlapDetector,
+        clock: any PublisherClock,
+        signal: WorkSignal,
+        metrics: PublisherMetrics,
+        gate: AsyncGate,
+        checkInterval: Duration = .seconds(5),
+        logger: Logger
+    ) {
+        self.store = store
+        self.ledger = ledger
+        self.flaps = flaps
+        self.clock = clock
+        self.signal = signal
+        self.metrics = metrics
+        self.gate = gate
+        self.checkInterval = checkInterval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            repeat {
+                await releaseDueResolves()
+            } while (try? await clock.sleep(for: checkInterval)) != nil
+        }
+    }
+
+    /// Queues every held resolve that is due, and updates the flapping gauge.
+    public func releaseDueResolves() async {
+        let now = clock.now
+        metrics.recordFlapping(flaps.flappingCount(at: now))
+        await gate.withGate {
+            // Read under the gate: a webhook may have dropped a hold since.
+            let due = ledger.heldResolves(dueAt: now)
+            guard !due.isEmpty else { return }
+            var entries: [LedgerEntry] = []
+            var outbox: [OutboxMessage] = []
+            for var entry in due {
+                entry.resolveHeldUntil = nil
+                do {
+                    let reason = "resolved while flapping; the resolve was held back (damping) and the alert stayed resolved"
+                    outbox.append(try LifecycleEvents.message(.resolve, for: entry, reason: reason, at: now))
+                } catch {
+                    logger.error("Could not build a held resolve", metadata: ["dedup_key": "\(entry.dedupKey)", "error": "\(error)"])
+                    continue
+                }
+                entry.lastAction = .resolve
+                entry.lastActionAt = now
+                entry.cause = .webhook
+                entries.append(entry)
+            }
+            do {
+                try await store.commit(ledger: entries, outbox: outbox)
+            } catch {
+                logger.error("Could not queue held resolves; retrying shortly", metadata: ["error": "\(error)"])
+                return
+            }
+            ledger.apply(entries)
+            for entry in entries {
+                logger.info(
+                    "Held resolve released",
+                    metadata: ["route": "\(entry.route)", "dedup_key": "\(entry.dedupKey)"]
+                )
+            }
+            for route in Set(entries.map(\.route)).sorted() { signal.notify(route: route) }
+        }
+    }
+}
