@@ -84,15 +84,25 @@ struct Daemon {
             throw ExitCode(ServeSettings.configurationErrorExitCode)
         }
 
+        // Everything that changes the ledger takes this gate: webhooks, the Alertmanager sync, flap damping.
+        let ledgerGate = AsyncGate()
+        let flaps = FlapDetector(policy: settings.flapPolicy)
+        let mapper = EventMapper(severityMapping: SeverityMapping(defaultSeverity: settings.defaultSeverity))
         let publisher = AlertPublisher(
             store: store,
             routes: routes,
             ledger: ledger,
-            mapper: EventMapper(severityMapping: SeverityMapping(defaultSeverity: settings.defaultSeverity)),
+            mapper: mapper,
             policy: settings.ledgerPolicy,
             clock: clock,
             signal: signal,
-            logger: logger
+            logger: logger,
+            flaps: flaps,
+            gate: ledgerGate
+        )
+        let damping = FlapDamping(
+            store: store, ledger: ledger, flaps: flaps, clock: clock, signal: signal, metrics: metrics,
+            gate: ledgerGate, logger: logger
         )
         let dispatcher = Dispatcher(
             store: store,
@@ -141,6 +151,7 @@ struct Daemon {
                 services: [
                     .init(service: dispatcher),
                     .init(service: maintenance),
+                    .init(service: damping),
                     .init(service: reloader),
                     .init(service: application),
                 ],

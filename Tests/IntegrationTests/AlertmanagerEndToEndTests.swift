@@ -48,6 +48,91 @@ struct AlertmanagerEndToEndTests {
     }
 }
 
+/// The Alertmanager sync against a real Alertmanager: the daemon receives its webhooks and reads its API back.
+@Suite("End to end: the Alertmanager sync with a real Alertmanager and amtool", .serialized)
+struct AlertmanagerSyncEndToEndTests {
+    /// Waits until the fake accepted `action` for `dedupKey` `count` times.
+    func waitFor(_ action: String, _ dedupKey: String, count: Int = 1, fake: FakePagerDuty) async throws {
+        try await waitUntil("\(count) × \(action) for \(dedupKey)", timeout: .seconds(60)) {
+            actions(of: dedupKey, fake: fake).filter { $0 == action }.count >= count
+        }
+    }
+
+    func actions(of dedupKey: String, fake: FakePagerDuty) -> [String] {
+        fake.accepted.filter { $0.stringField("dedup_key") == dedupKey }.compactMap { $0.stringField("event_action") }
+    }
+
+    @Test func silencesAcknowledgeExpiryRetriggersAndReconciliationResolvesButNeverWhileAlertmanagerIsDown() async throws {
+        let binary = try #require(AlertmanagerEndToEndTests.alertmanagerBinary, "prometheus-alertmanager is not installed (scripts/test installs it)")
+        let fake = try await FakePagerDuty.start()
+        let scratch = try ScratchDirectory()
+        let alertmanagerPort = try FreePort.find()
+        let alertmanagerURL = "http://127.0.0.1:\(alertmanagerPort)"
+        let daemon = try await DaemonProcess(arguments: [
+            "--routing-key", DaemonProcess.routingKey, "--events-url", fake.baseURL, "--database", scratch.database,
+            "--auth-token", DaemonProcess.authToken, "--alertmanager-url", alertmanagerURL,
+            "--alertmanager-poll-interval", "1s", "--alertmanager-grace-period", "3s",
+        ])
+        var alertmanager = try await AlertmanagerProcess(
+            binary: binary, directory: scratch.url, webhookURL: "\(daemon.baseURL)/v1/alertmanager",
+            token: DaemonProcess.authToken, port: alertmanagerPort)
+        defer { alertmanager.stop() }
+
+        // Fire → trigger.
+        let silenced = ["alertname": "E2ESilenced", "instance": "db-1:9100", "severity": "critical"]
+        let silencedKey = LabelSetFingerprint.of(silenced)
+        try await alertmanager.post([["labels": silenced, "annotations": ["summary": "disk full on db-1"]]])
+        try await waitFor("trigger", silencedKey, fake: fake)
+
+        // amtool silence add → acknowledge.
+        let silenceID = try alertmanager.amtool(["silence", "add", "alertname=E2ESilenced", "--duration=1h", "--comment=e2e", "--author=e2e", "--quiet"])
+        try await waitFor("acknowledge", silencedKey, fake: fake)
+        let acknowledge = try #require(fake.accepted.last { $0.stringField("dedup_key") == silencedKey })
+        #expect(acknowledge.schemaViolations.isEmpty)
+
+        // The silence expires → trigger again (Alertmanager itself would stay quiet until repeat_interval).
+        _ = try alertmanager.amtool(["silence", "expire", silenceID])
+        try await waitFor("trigger", silencedKey, count: 2, fake: fake)
+
+        // Silenced again, then resolved while silenced: Alertmanager sends nothing; reconciliation resolves.
+        _ = try alertmanager.amtool(["silence", "add", "alertname=E2ESilenced", "--duration=1h", "--comment=e2e", "--author=e2e", "--quiet"])
+        try await waitFor("acknowledge", silencedKey, count: 2, fake: fake)
+        try await alertmanager.post([["labels": silenced, "endsAt": RFC3339.format(Date())]])
+        try await waitFor("resolve", silencedKey, fake: fake)
+        #expect(actions(of: silencedKey, fake: fake) == ["trigger", "acknowledge", "trigger", "acknowledge", "resolve"])
+
+        // Alertmanager restarted without its data: the alert it forgot is resolved after the grace period.
+        let forgotten = ["alertname": "E2EForgotten", "instance": "db-2:9100", "severity": "warning"]
+        let forgottenKey = LabelSetFingerprint.of(forgotten)
+        try await alertmanager.post([["labels": forgotten]])
+        try await waitFor("trigger", forgottenKey, fake: fake)
+        alertmanager.stop()
+        alertmanager = try await AlertmanagerProcess(
+            binary: binary, directory: scratch.url, webhookURL: "\(daemon.baseURL)/v1/alertmanager",
+            token: DaemonProcess.authToken, port: alertmanagerPort, dataName: "alertmanager-data-2")
+        try await waitFor("resolve", forgottenKey, fake: fake)
+
+        // Alertmanager stopped: nothing is resolved, however long it stays away; the gauge and a log line say so.
+        let kept = ["alertname": "E2EKept", "instance": "db-3:9100", "severity": "warning"]
+        let keptKey = LabelSetFingerprint.of(kept)
+        try await alertmanager.post([["labels": kept]])
+        try await waitFor("trigger", keptKey, fake: fake)
+        alertmanager.stop()
+        try await daemon.waitForLog("Alertmanager unreachable; the sync changes nothing it would need it for")
+        let downSince = ContinuousClock.now
+        while ContinuousClock.now - downSince < .seconds(9) {
+            #expect(!actions(of: keptKey, fake: fake).contains("resolve"), "three grace periods without Alertmanager")
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        let metrics = try await HTTP.get("\(daemon.baseURL)/metrics")
+        #expect(metrics.body.contains("pagerduty_publisher_alertmanager_up{alertmanager=\"127.0.0.1:\(alertmanagerPort)\"} 0"))
+        #expect(actions(of: keptKey, fake: fake) == ["trigger"])
+        #expect(fake.accepted.allSatisfy { $0.schemaViolations.isEmpty })
+        #expect(try await daemon.terminate() == 0)
+        await fake.stop()
+    }
+}
+
 extension FakePagerDuty.ReceivedRequest {
     /// A top-level string field of the request's JSON body.
     func stringField(_ name: String) -> String? {
@@ -61,8 +146,12 @@ final class AlertmanagerProcess: Sendable {
     private let process: Process
     let baseURL: String
 
-    init(binary: String, directory: URL, webhookURL: String, token: String) async throws {
-        let port = try FreePort.find()
+    /// Starts Alertmanager on `port` (a free one when `nil`) with its data under `directory/dataName`.
+    init(
+        binary: String, directory: URL, webhookURL: String, token: String, port: Int? = nil,
+        dataName: String = "alertmanager-data"
+    ) async throws {
+        let port = try port ?? FreePort.find()
         let config = """
             route:
               receiver: publisher
@@ -87,7 +176,7 @@ final class AlertmanagerProcess: Sendable {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
             "--config.file=\(configURL.path)",
-            "--storage.path=\(directory.appendingPathComponent("alertmanager-data").path)",
+            "--storage.path=\(directory.appendingPathComponent(dataName).path)",
             "--web.listen-address=127.0.0.1:\(port)",
             "--cluster.listen-address=",
         ]
@@ -105,6 +194,22 @@ final class AlertmanagerProcess: Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    /// Runs `amtool` against this Alertmanager and returns what it printed.
+    func amtool(_ arguments: [String]) throws -> String {
+        let tool = Process()
+        tool.executableURL = URL(fileURLWithPath: "/usr/bin/amtool")
+        tool.arguments = arguments + ["--alertmanager.url=\(baseURL)"]
+        let output = Pipe()
+        tool.standardOutput = output
+        tool.standardError = output
+        try tool.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        tool.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard tool.terminationStatus == 0 else { throw DaemonError(reason: "amtool \(arguments) failed: \(text)") }
+        return text
     }
 
     /// Posts alerts to Alertmanager's API v2, as Prometheus does.
