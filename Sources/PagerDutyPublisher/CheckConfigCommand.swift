@@ -22,7 +22,8 @@ struct CheckConfigCommand: ParsableCommand {
             print("\(path): OK, \(configuration.routes.count) route\(configuration.routes.count == 1 ? "" : "s"):")
             for route in configuration.routes {
                 let matchers = route.matchers.isEmpty ? "only through /v1/alertmanager/\(route.name)" : route.matchers.map(\.description).joined(separator: ", ")
-                print("  \(route.name): \(matchers)")
+                let lifecycle = "silenced: \(route.mutePolicy.silenced.rawValue), inhibited: \(route.mutePolicy.inhibited.rawValue), incident per \(route.incidentPer.rawValue)"
+                print("  \(route.name): \(matchers) (\(lifecycle))")
             }
         } catch {
             FileHandle.standardError.write(Data("\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s"):\n".utf8))

@@ -217,6 +217,8 @@ struct ConfigurationTests {
                 summary_template: "{{ labels.alertname"
                 fields: { colour: [x] }
                 details: { include: nope }
+                silenced: snooze
+                incident_per: team
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let exit = try DaemonProcess.runToExit(["check-config", "--config", config])
         #expect(exit.status != 0)
@@ -224,6 +226,7 @@ struct ConfigurationTests {
             "unknown setting 'route'", "32 letters or digits", "match[0]", "match[1]", "severity_map.p0",
             "/nonexistent/key cannot be read", "'name' must be letters", "unknown setting 'colour'",
             "summary_template: a '{{' has no closing", "fields.colour is unknown", "details.include and details.exclude",
+            "silenced must be one of acknowledge, resolve, nothing", "incident_per must be alert or group",
         ] {
             #expect(exit.errorOutput.contains(expected), "missing: \(expected)\n\(exit.errorOutput)")
         }
@@ -233,6 +236,7 @@ struct ConfigurationTests {
         let ok = try DaemonProcess.runToExit(["check-config", "--config", good])
         #expect(ok.status == 0, "\(ok.errorOutput)")
         #expect(ok.output.contains("OK, 2 routes"))
+        #expect(ok.output.contains("silenced: acknowledge, inhibited: nothing, incident per alert"), "the defaults")
     }
 }
 
