@@ -149,7 +149,7 @@ public final class AlertPublisher: AlertIngesting {
                     route: route,
                     kind: OutboxKind(action),
                     dedupKey: dedupKey,
-                    severity: action == .trigger ? event.payload?.severity : nil,
+                    severity: event.payload?.severity,
                     body: body,
                     createdAt: now
                 )
