@@ -3,33 +3,45 @@ import Logging
 import PagerDutyEvents
 import ServiceLifecycle
 
-/// How the dispatcher paces and retries deliveries.
+/// How the dispatcher paces, orders and retries deliveries.
 public struct DispatcherConfiguration: Sendable, Hashable {
     /// Requests per routing key in any 60 seconds (PagerDuty allows about 120).
     public var rateLimitPerMinute: Int
     /// Backoff for 5xx answers, timeouts, network errors and 429s without Retry-After.
     public var retryPolicy: RetryPolicy
-    /// Messages read from the store at a time per lane.
+    /// Deliveries between two plans of a lane (at least 1): the lane reads the bodies of this many messages of
+    /// its plan, sends them, then plans again. A more urgent event that arrives meanwhile waits at most this
+    /// many deliveries (plus one being retried).
     public var batchSize: Int
+    /// How many of a lane's oldest pending messages each plan orders by urgency (at least 1). Messages beyond
+    /// the window wait for the backlog to shrink, whatever their severity.
+    public var priorityWindow: Int
     /// How often an idle lane looks at the store even when nobody woke it (work added by another process).
     public var idlePollInterval: Duration
 
     public init(
         rateLimitPerMinute: Int = 120,
         retryPolicy: RetryPolicy = RetryPolicy(),
-        batchSize: Int = 100,
+        batchSize: Int = 10,
+        priorityWindow: Int = 10_000,
         idlePollInterval: Duration = .seconds(5)
     ) {
         self.rateLimitPerMinute = rateLimitPerMinute
         self.retryPolicy = retryPolicy
         self.batchSize = batchSize
+        self.priorityWindow = priorityWindow
         self.idlePollInterval = idlePollInterval
     }
 }
 
-/// Delivers the outbox to PagerDuty: one lane per route, each lane in outbox order (so per dedup_key a resolve
-/// never overtakes its trigger), each with its own rate limiter and backoff, so a failing or throttled route
-/// never delays another, and the receiver never waits for any of them.
+/// Delivers the outbox to PagerDuty: one lane per route, each with its own rate limiter and backoff, so a failing
+/// or throttled route never delays another, and the receiver never waits for any of them.
+///
+/// A backlogged lane delivers by urgency (``DeliveryPlanner``): critical first, then error, warning, info and
+/// events without severity, the oldest first within each, and per dedup_key always in outbox order (so a resolve
+/// never overtakes its trigger). It plans again after every ``DispatcherConfiguration/batchSize`` deliveries,
+/// so an urgent event that arrives during a backlog jumps ahead within that many deliveries. A message being
+/// retried stays first until PagerDuty takes or refuses it.
 ///
 /// A service of the daemon's ServiceGroup: on graceful shutdown each lane finishes the request in flight and
 /// stops; what is left stays in the outbox for the next start.
@@ -109,7 +121,7 @@ public final class Dispatcher: Service {
     }
 }
 
-/// Delivers one route's outbox messages in order.
+/// Delivers one route's outbox messages, most urgent first and in order per dedup_key.
 struct DispatchLane: Sendable {
     let route: String
     let store: any PublisherStore
@@ -131,9 +143,9 @@ struct DispatchLane: Sendable {
     func run() async {
         var progress = Progress(limiter: SlidingWindowLimiter(limit: configuration.rateLimitPerMinute))
         while !Task.isCancelled {
-            let batch: [OutboxRecord]
+            let next: PlannedDeliveries
             do {
-                batch = try await store.pendingMessages(route: route, limit: configuration.batchSize)
+                next = try await planNextDeliveries()
             } catch {
                 progress.consecutiveFailures += 1
                 let delay = configuration.retryPolicy.delay(forAttempt: progress.consecutiveFailures, using: &progress.random)
@@ -144,14 +156,30 @@ struct DispatchLane: Sendable {
                 guard (try? await clock.sleep(for: delay)) != nil else { return }
                 continue
             }
-            if batch.isEmpty {
+            if next.isLaneEmpty {
                 await waitForWork()
                 continue
             }
-            for record in batch {
+            for record in next.records {
                 guard await deliver(record, progress: &progress) else { return }
             }
         }
+    }
+
+    /// The next messages to send, in plan order, and whether the lane had nothing pending at all.
+    private struct PlannedDeliveries {
+        var records: [OutboxRecord]
+        var isLaneEmpty: Bool
+    }
+
+    /// Plans the oldest ``DispatcherConfiguration/priorityWindow`` pending messages and reads the bodies of the
+    /// first ``DispatcherConfiguration/batchSize`` of the plan. Messages that left the outbox since the plan
+    /// (delivered or removed by another process) are skipped.
+    private func planNextDeliveries() async throws -> PlannedDeliveries {
+        let pending = try await store.pendingSummaries(route: route, limit: max(configuration.priorityWindow, 1))
+        if pending.isEmpty { return PlannedDeliveries(records: [], isLaneEmpty: true) }
+        let planned = DeliveryPlanner.order(pending).prefix(max(configuration.batchSize, 1)).map(\.id)
+        return PlannedDeliveries(records: try await store.pendingMessages(ids: planned), isLaneEmpty: false)
     }
 
     /// Waits until the receiver stores work for this route, or the idle poll interval passes.

@@ -109,7 +109,8 @@ public struct OutboxMessage: Sendable, Hashable {
     public var kind: OutboxKind
     /// The dedup_key of an alert event; `nil` for change events.
     public var dedupKey: String?
-    /// The severity of a trigger, for metrics; `nil` otherwise.
+    /// The event's payload severity (triggers, and acknowledges and resolves that carry a payload): the
+    /// dispatcher's delivery priority, and the `severity` label of triggers in metrics. `nil` for change events.
     public var severity: Severity?
     /// The event's JSON with an empty `routing_key`.
     public var body: Data
@@ -141,6 +142,24 @@ public struct OutboxRecord: Sendable, Hashable {
         self.message = message
         self.attempts = attempts
         self.lastError = lastError
+    }
+}
+
+/// A pending outbox message without its body: what the dispatcher needs to decide the delivery order.
+public struct PendingMessageSummary: Sendable, Hashable {
+    /// The message's outbox id (its age: lower ids were accepted earlier).
+    public var id: Int64
+    public var kind: OutboxKind
+    /// The dedup_key of an alert event; `nil` for change events.
+    public var dedupKey: String?
+    /// The severity the event carries, when it has one.
+    public var severity: Severity?
+
+    public init(id: Int64, kind: OutboxKind, dedupKey: String?, severity: Severity?) {
+        self.id = id
+        self.kind = kind
+        self.dedupKey = dedupKey
+        self.severity = severity
     }
 }
 
@@ -206,6 +225,12 @@ public protocol PublisherStore: Sendable {
 
     /// The oldest pending messages of `route`, by id, at most `limit`.
     func pendingMessages(route: String, limit: Int) async throws -> [OutboxRecord]
+
+    /// Summaries (no bodies) of the oldest pending messages of `route`, by id, at most `limit`.
+    func pendingSummaries(route: String, limit: Int) async throws -> [PendingMessageSummary]
+
+    /// The pending messages with the given ids, in the order of `ids`; ids no longer pending are skipped.
+    func pendingMessages(ids: [Int64]) async throws -> [OutboxRecord]
 
     /// Removes a delivered message from the outbox.
     func markDelivered(id: Int64) async throws

@@ -11,7 +11,18 @@ enum SQLiteSchema {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: createVersion1)
         migrator.registerMigration("v2-ledger-lifecycle", migrate: addLedgerLifecycle)
+        migrator.registerMigration("outbox-summary-index", migrate: createOutboxSummaryIndex)
         return migrator
+    }
+
+    /// The dispatcher plans a lane from the summaries of up to thousands of pending messages, again every few
+    /// deliveries: an index holding every summary column answers that without reading a single row (and its
+    /// body). It starts with `(route, id)`, so it replaces `outbox_route_id`.
+    private static func createOutboxSummaryIndex(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE INDEX outbox_route_summary ON outbox (route, id, kind, dedup_key, severity);
+            DROP INDEX outbox_route_id;
+            """)
     }
 
     private static func createVersion1(_ db: Database) throws {

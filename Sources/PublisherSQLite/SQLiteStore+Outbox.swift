@@ -41,6 +41,41 @@ extension SQLiteStore {
         }
     }
 
+    /// Reads only the index `outbox_route_summary` (it covers the query), never a body.
+    public func pendingSummaries(route: String, limit: Int) async throws(StoreError) -> [PendingMessageSummary] {
+        guard limit > 0 else { return [] }
+        return try await reading("reading pending message summaries") { db in
+            let rows = try Row.fetchCursor(
+                db,
+                sql: "SELECT \(OutboxRow.summaryColumns) FROM outbox WHERE route = ? ORDER BY id LIMIT ?",
+                arguments: [route, limit])
+            return try Array(rows.map(OutboxRow.summary(from:)))
+        }
+    }
+
+    /// Reads the ids in groups (SQLite bounds the number of parameters of a statement), in one transaction.
+    public func pendingMessages(ids: [Int64]) async throws(StoreError) -> [OutboxRecord] {
+        if ids.isEmpty { return [] }
+        return try await reading("reading \(ids.count) pending messages") { db in
+            var found: [Int64: OutboxRecord] = [:]
+            var start = ids.startIndex
+            while start < ids.endIndex {
+                let group = ids[start..<min(start + OutboxRow.idsPerQuery, ids.endIndex)]
+                let placeholders = Array(repeating: "?", count: group.count).joined(separator: ", ")
+                let rows = try Row.fetchCursor(
+                    db,
+                    sql: "SELECT \(OutboxRow.columns) FROM outbox WHERE id IN (\(placeholders))",
+                    arguments: StatementArguments(Array(group)))
+                while let row = try rows.next() {
+                    let record = try OutboxRow.record(from: row)
+                    found[record.id] = record
+                }
+                start = group.endIndex
+            }
+            return ids.compactMap { found[$0] }
+        }
+    }
+
     /// Deletes the message; a message already gone is not an error (delivery is at-least-once).
     public func markDelivered(id: Int64) async throws(StoreError) {
         try await writing("marking message \(id) delivered") { db in

@@ -133,6 +133,22 @@ final class InMemoryStore: PublisherStore {
         state.withLock { Array($0.outbox.filter { $0.message.route == route }.prefix(limit)) }
     }
 
+    func pendingSummaries(route: String, limit: Int) async throws -> [PendingMessageSummary] {
+        state.withLock { state in
+            state.outbox.filter { $0.message.route == route }.prefix(max(limit, 0)).map { record in
+                PendingMessageSummary(
+                    id: record.id, kind: record.message.kind, dedupKey: record.message.dedupKey,
+                    severity: record.message.severity)
+            }
+        }
+    }
+
+    func pendingMessages(ids: [Int64]) async throws -> [OutboxRecord] {
+        state.withLock { state in
+            ids.compactMap { id in state.outbox.first { $0.id == id } }
+        }
+    }
+
     func markDelivered(id: Int64) async throws {
         state.withLock { $0.outbox.removeAll { $0.id == id } }
     }

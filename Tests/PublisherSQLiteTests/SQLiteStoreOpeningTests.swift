@@ -85,7 +85,7 @@ struct SQLiteStoreOpeningTests {
         let migrations = try await reopened.pool.read { db in
             try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
         }
-        #expect(migrations == SQLiteSchema.migrator.migrations)
+        #expect(migrations == SQLiteSchema.migrator.migrations, "every migration ran exactly once")
         #expect(try await reopened.queueStats().pending == 1)
         #expect(try await reopened.loadLedger(seenSince: .distantPast).count == 1)
     }
