@@ -53,6 +53,18 @@ public final class CurlHTTPTransport: HTTPTransport {
     /// POSTs `body` to `url` on a worker thread and returns the answer.
     /// Cancelling the calling task aborts the transfer (it then fails as a network error).
     public func post(url: String, headers: [(String, String)], body: [UInt8]) async throws(TransportError) -> HTTPResponse {
+        try await perform(url: url, headers: headers, body: body)
+    }
+
+    /// GETs `url` on a worker thread and returns the answer, under the same rules as ``post(url:headers:body:)``:
+    /// TLS ≥ 1.2 with verification, timeouts, proxies from the environment, no redirects, body size limit, and
+    /// cancellation of the calling task aborting the transfer.
+    public func get(url: String, headers: [(String, String)]) async throws(TransportError) -> HTTPResponse {
+        try await perform(url: url, headers: headers, body: nil)
+    }
+
+    /// Runs one request on a worker thread: a POST of `body`, or a GET when `body` is nil.
+    private func perform(url: String, headers: [(String, String)], body: [UInt8]?) async throws(TransportError) -> HTTPResponse {
         let cancellation = CurlCancellationFlag()
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<HTTPResponse, TransportError>, Never>) in
@@ -79,18 +91,18 @@ final class CurlCancellationFlag: Sendable {
     var isCancelled: Bool { flag.load(ordering: .relaxed) }
 }
 
-/// One request waiting for, or running on, a worker.
+/// One request waiting for, or running on, a worker: a POST of ``body``, or a GET when ``body`` is nil.
 final class CurlJob: Sendable {
     let url: String
     let headers: [(String, String)]
-    let body: [UInt8]
+    let body: [UInt8]?
     let cancellation: CurlCancellationFlag
     private let continuation: CheckedContinuation<Result<HTTPResponse, TransportError>, Never>
 
     init(
         url: String,
         headers: [(String, String)],
-        body: [UInt8],
+        body: [UInt8]?,
         cancellation: CurlCancellationFlag,
         continuation: CheckedContinuation<Result<HTTPResponse, TransportError>, Never>
     ) {

@@ -62,8 +62,39 @@ struct CurlTransfer {
         headerList = curl_slist_append(headerList, "Expect:")
         defer { curl_slist_free_all(headerList) }
 
-        let code = job.body.withUnsafeBufferPointer { bodyBytes -> CURLcode in
-            let setup = configure(url: job.url, headers: headerList, collector: collectorPointer.toOpaque())
+        let code: CURLcode
+        if let body = job.body {
+            code = post(body, url: job.url, headers: headerList, collector: collectorPointer.toOpaque())
+        } else {
+            code = get(url: job.url, headers: headerList, collector: collectorPointer.toOpaque())
+        }
+        guard code == CURLE_OK else {
+            return .failure(error(for: code, collector: collector))
+        }
+        var status = 0
+        _ = pdp_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return .success(HTTPResponse(status: status, headers: collector.headers, body: collector.body))
+    }
+
+    /// Performs a GET (no request body).
+    private func get(url: String, headers: UnsafeMutablePointer<curl_slist>?, collector: UnsafeMutableRawPointer) -> CURLcode {
+        let setup = first(
+            configure(url: url, headers: headers, collector: collector),
+            pdp_curl_setopt_long(handle, CURLOPT_HTTPGET, 1)
+        )
+        guard setup == CURLE_OK else { return setup }
+        return curl_easy_perform(handle)
+    }
+
+    /// Performs a POST of `body`; libcurl reads the bytes in place, so they stay pinned for the whole transfer.
+    private func post(
+        _ body: [UInt8], url: String, headers: UnsafeMutablePointer<curl_slist>?, collector: UnsafeMutableRawPointer
+    ) -> CURLcode {
+        body.withUnsafeBufferPointer { bodyBytes -> CURLcode in
+            let setup = first(
+                configure(url: url, headers: headers, collector: collector),
+                pdp_curl_setopt_long(handle, CURLOPT_POST, 1)
+            )
             guard setup == CURLE_OK else { return setup }
             var emptyBody: UInt8 = 0
             return withUnsafeMutablePointer(to: &emptyBody) { emptyPointer in
@@ -77,18 +108,12 @@ struct CurlTransfer {
                 return curl_easy_perform(handle)
             }
         }
-        guard code == CURLE_OK else {
-            return .failure(error(for: code, collector: collector))
-        }
-        var status = 0
-        _ = pdp_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        return .success(HTTPResponse(status: status, headers: collector.headers, body: collector.body))
     }
 
+    /// The options every request shares, whatever its method.
     private func configure(url: String, headers: UnsafeMutablePointer<curl_slist>?, collector: UnsafeMutableRawPointer) -> CURLcode {
         var codes: [CURLcode] = [
             pdp_curl_setopt_string(handle, CURLOPT_URL, url),
-            pdp_curl_setopt_long(handle, CURLOPT_POST, 1),
             pdp_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers),
             pdp_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer),
             pdp_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1),
