@@ -1,3 +1,4 @@
+import AlertmanagerModels
 import ArgumentParser
 import Foundation
 import Logging
@@ -15,7 +16,10 @@ struct Daemon {
 
     func run() async throws {
         let redactor = SecretRedactor(
-            secrets: [settings.routingKey, settings.authToken, settings.basicAuth?.password].compactMap { $0 })
+            secrets: [
+                settings.routingKey, settings.authToken, settings.basicAuth?.password, settings.alertmanagerBearerToken,
+                settings.alertmanagerBasicAuth?.password,
+            ].compactMap { $0 })
         let sink = StandardOutputSink()
         LoggingSystem.bootstrap(
             StructuredLogHandler.bootstrap(format: settings.logFormat, level: settings.logLevel, redactor: redactor, sink: sink)
@@ -146,15 +150,25 @@ struct Daemon {
             }
         )
 
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: dispatcher),
+            .init(service: maintenance),
+            .init(service: damping),
+            .init(service: reloader),
+        ]
+        if !settings.alertmanagers.isEmpty {
+            let sync = AlertmanagerSync(
+                sources: makeAlertmanagerClients(),
+                store: store, routes: routes, ledger: ledger, mapper: mapper, policy: settings.ledgerPolicy,
+                configuration: settings.alertmanagerSync, clock: clock, signal: signal, metrics: metrics,
+                gate: ledgerGate, logger: logger
+            )
+            services.append(.init(service: sync))
+        }
+        services.append(.init(service: application))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: dispatcher),
-                    .init(service: maintenance),
-                    .init(service: damping),
-                    .init(service: reloader),
-                    .init(service: application),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -169,6 +183,25 @@ struct Daemon {
         )
         try await group.run()
         logger.info("pagerduty-publisher stopped")
+    }
+
+    /// One API client per configured Alertmanager, sharing a libcurl transport of their own (TLS ≥ 1.2 with
+    /// verification, the optional CA file, short timeouts, room for large alert lists).
+    private func makeAlertmanagerClients() -> [AlertmanagerAPIClient] {
+        let transport = CurlHTTPTransport(
+            configuration: CurlTransportConfiguration(
+                userAgent: "pagerduty-publisher/\(PublisherVersion.current)",
+                connectTimeout: .seconds(5),
+                totalTimeout: .seconds(20),
+                maxConcurrentRequests: settings.alertmanagers.count,
+                caInfo: settings.alertmanagerCAFile,
+                maxResponseBodyBytes: 128 << 20
+            )
+        )
+        let http = CurlAlertmanagerHTTP(transport: transport)
+        return settings.alertmanagers.map { endpoint in
+            AlertmanagerAPIClient(endpoint: endpoint, credentials: settings.alertmanagerCredentials, http: http)
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import AlertmanagerModels
 import Foundation
 import Logging
 import PagerDutyEvents
@@ -40,13 +41,20 @@ struct ServeSettings: Sendable {
     var configCheckInterval: Duration
     /// What routes get for the settings they do not give themselves.
     var routeDefaults: RouteDefaults
-    /// Alertmanager API base URLs for the sync; empty turns the sync off.
-    var alertmanagerURLs: [String]
+    /// The Alertmanagers the sync reads; empty turns the sync off.
+    var alertmanagers: [AlertmanagerEndpoint]
     var alertmanagerSync: AlertmanagerSyncConfiguration
     var alertmanagerBearerToken: String?
     var alertmanagerBasicAuth: (username: String, password: String)?
     var alertmanagerCAFile: String?
     var flapPolicy: FlapPolicy
+
+    /// The credentials for the Alertmanager API.
+    var alertmanagerCredentials: AlertmanagerCredentials {
+        if let token = alertmanagerBearerToken { return .bearer(token: token) }
+        if let basic = alertmanagerBasicAuth { return .basic(username: basic.username, password: basic.password) }
+        return .none
+    }
 
     init(options: ServeCommand, environment: [String: String]) throws {
         func value(_ flag: String?, _ variable: String) -> String? {
@@ -171,11 +179,20 @@ struct ServeSettings: Sendable {
             incidentPer: try choice(options.incidentPer, "PAGERDUTY_PUBLISHER_INCIDENT_PER", IncidentGrouping.alert, name: "--incident-per")
         )
 
-        alertmanagerURLs =
+        let alertmanagerURLs =
             options.alertmanagerURLs.isEmpty
             ? (environment["PAGERDUTY_PUBLISHER_ALERTMANAGER_URLS"] ?? "").split(separator: ",")
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             : options.alertmanagerURLs
+        var endpoints: [AlertmanagerEndpoint] = []
+        for url in alertmanagerURLs {
+            do throws(AlertmanagerAPIError) {
+                endpoints.append(try AlertmanagerEndpoint(url: url))
+            } catch {
+                throw SettingsError(description: "--alertmanager-url: \(error.reason)")
+            }
+        }
+        alertmanagers = endpoints
         alertmanagerSync = AlertmanagerSyncConfiguration(
             pollInterval: try duration(options.alertmanagerPollInterval, "PAGERDUTY_PUBLISHER_ALERTMANAGER_POLL_INTERVAL", .seconds(30), name: "The Alertmanager poll interval"),
             gracePeriod: try duration(options.alertmanagerGracePeriod, "PAGERDUTY_PUBLISHER_ALERTMANAGER_GRACE_PERIOD", .seconds(300), name: "The Alertmanager grace period")

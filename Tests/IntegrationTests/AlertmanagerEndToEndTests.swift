@@ -85,7 +85,7 @@ struct AlertmanagerSyncEndToEndTests {
         try await waitFor("trigger", silencedKey, fake: fake)
 
         // amtool silence add → acknowledge.
-        let silenceID = try alertmanager.amtool(["silence", "add", "alertname=E2ESilenced", "--duration=1h", "--comment=e2e", "--author=e2e", "--quiet"])
+        let silenceID = try alertmanager.amtool(["silence", "add", "alertname=E2ESilenced", "--duration=1h", "--comment=e2e", "--author=e2e"])
         try await waitFor("acknowledge", silencedKey, fake: fake)
         let acknowledge = try #require(fake.accepted.last { $0.stringField("dedup_key") == silencedKey })
         #expect(acknowledge.schemaViolations.isEmpty)
@@ -95,7 +95,7 @@ struct AlertmanagerSyncEndToEndTests {
         try await waitFor("trigger", silencedKey, count: 2, fake: fake)
 
         // Silenced again, then resolved while silenced: Alertmanager sends nothing; reconciliation resolves.
-        _ = try alertmanager.amtool(["silence", "add", "alertname=E2ESilenced", "--duration=1h", "--comment=e2e", "--author=e2e", "--quiet"])
+        _ = try alertmanager.amtool(["silence", "add", "alertname=E2ESilenced", "--duration=1h", "--comment=e2e", "--author=e2e"])
         try await waitFor("acknowledge", silencedKey, count: 2, fake: fake)
         try await alertmanager.post([["labels": silenced, "endsAt": RFC3339.format(Date())]])
         try await waitFor("resolve", silencedKey, fake: fake)
