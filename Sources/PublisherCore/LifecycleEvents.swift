@@ -2,18 +2,6 @@ import AlertmanagerModels
 import Foundation
 import PagerDutyEvents
 
-extension Severity {
-    /// Critical first: the order incidents of a group, and deliveries in a storm, are ranked by.
-    public var rank: Int {
-        switch self {
-        case .critical: 4
-        case .error: 3
-        case .warning: 2
-        case .info: 1
-        }
-    }
-}
-
 extension EventMapper {
     /// The event for an Alertmanager group on a route with `incident_per: group`: the first firing alert's
     /// fields (the first alert's when none fires), a summary prefixed `[FIRING:n]` or `[RESOLVED]`, the highest
@@ -35,7 +23,7 @@ extension EventMapper {
             let prefix = firing.isEmpty ? "[RESOLVED]" : "[FIRING:\(firing.count)]"
             payload.summary = "\(prefix) \(payload.summary)".truncated(toCharacters: EventLimits.summaryMaxCharacters)
             let severities = firing.map { severityMapping.severity(for: $0.labels) }
-            if let highest = severities.max(by: { $0.rank < $1.rank }) { payload.severity = highest }
+            if let highest = severities.min(by: { DeliveryUrgency($0) < DeliveryUrgency($1) }) { payload.severity = highest }
             var details: [String: JSONValue] = [
                 "group_key": .string(message.groupKey ?? ""),
                 "group_labels": .object(message.groupLabels.mapValues(JSONValue.string)),
