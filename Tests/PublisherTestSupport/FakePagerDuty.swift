@@ -39,6 +39,8 @@ public final class FakePagerDuty: Sendable {
         public var schemaViolations: [String]
         /// The client's TCP port: requests sharing it came over one (reused) connection.
         public var clientPort: Int?
+        /// When the request's body had arrived (wall clock), before any injected latency.
+        public var receivedAt = Date()
 
         /// The `routing_key` of the body, if any.
         public var routingKey: String? { json?.member("routing_key")?.stringValue }
@@ -75,8 +77,15 @@ public final class FakePagerDuty: Sendable {
     /// Starts a fake on an ephemeral loopback port and returns once it accepts connections.
     /// - Throws: ``OpenAPIFileNotFound`` when the official schema is missing, or the server's start-up error.
     public static func start() async throws -> FakePagerDuty {
-        let validator = try EventSchemaValidator.official()
-        let core = FakePagerDutyCore(validator: validator)
+        try await start(options: Options())
+    }
+
+    /// Starts a fake configured by `options` and returns once it accepts connections.
+    /// - Throws: ``OpenAPIFileNotFound`` when schema validation is on and the official schema is missing, or the
+    ///   server's start-up error (e.g. the port is taken).
+    public static func start(options: Options) async throws -> FakePagerDuty {
+        let validator = try options.validatesSchema ? EventSchemaValidator.official() : nil
+        let core = FakePagerDutyCore(validator: validator, options: options)
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let startupError = Mutex<(any Error)?>(nil)
         var logger = Logger(label: "FakePagerDuty")
@@ -85,7 +94,7 @@ public final class FakePagerDuty: Sendable {
             responder: CallbackResponder { (request: Request, context: FakeRequestContext) in
                 try await core.respond(to: request, clientPort: context.clientPort)
             },
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "FakePagerDuty"),
+            configuration: .init(address: .hostname("127.0.0.1", port: options.port), serverName: "FakePagerDuty"),
             onServerRunning: { channel in
                 portContinuation.yield(channel.localAddress?.port ?? 0)
             },
@@ -146,6 +155,22 @@ public final class FakePagerDuty: Sendable {
         core.state.withLock { $0.rateLimitPerMinute = perMinute }
     }
 
+    /// Injects `faults` into every later answer to an event (replacing the faults in force); see ``Faults``.
+    public func setFaults(_ faults: Faults) {
+        core.state.withLock { $0.faults = faults }
+    }
+
+    /// The faults in force.
+    public var faults: Faults {
+        core.state.withLock { $0.faults }
+    }
+
+    /// Calls `observer` with every request once its answer is decided (on the server's task; keep it short and
+    /// non-blocking). Replaces an earlier observer.
+    public func observeAnswers(_ observer: @escaping @Sendable (ReceivedRequest) -> Void) {
+        core.state.withLock { $0.observer = observer }
+    }
+
     /// Every request answered so far, in the order the answers were decided.
     public var requests: [ReceivedRequest] {
         core.state.withLock { $0.requests }
@@ -199,16 +224,27 @@ final class FakePagerDutyCore: Sendable {
     private static let window: Duration = .seconds(60)
     private static let maxBodyBytes = 512 * 1024
 
-    let state = Mutex(FakePagerDutyState())
-    private let validator: EventSchemaValidator
+    let state: Mutex<FakePagerDutyState>
+    private let validator: EventSchemaValidator?
+    private let options: FakePagerDuty.Options
 
-    init(validator: EventSchemaValidator) {
+    init(validator: EventSchemaValidator?, options: FakePagerDuty.Options = .init()) {
         self.validator = validator
+        self.options = options
+        var initial = FakePagerDutyState()
+        initial.randomness = SeededRandomNumberGenerator(seed: options.seed)
+        initial.rateLimitPerMinute = options.rateLimitPerMinute
+        initial.keepsRequests = options.keepsRequests
+        self.state = Mutex(initial)
     }
 
     func respond(to request: Request, clientPort: Int?) async throws -> Response {
         let buffer = try await request.body.collect(upTo: 16 * 1024 * 1024)
+        let receivedAt = Date()
         let body = Array(buffer.readableBytesView)
+        if options.controlEndpoint, request.uri.path == FakePagerDuty.controlPath {
+            return respondToControl(method: request.method, body: body)
+        }
         var headers: [String: String] = [:]
         for field in request.headers {
             let name = field.name.canonicalName
@@ -217,9 +253,13 @@ final class FakePagerDutyCore: Sendable {
         let path = request.uri.path
         let endpoint = EventsEndpoint.allCases.first { $0.path == path }
         let json = try? JSONDecoder().decode(JSONValue.self, from: Data(body))
-        let violations = endpoint.map { validator.validate(body, for: $0) } ?? []
+        let violations = endpoint.map { validator?.validate(body, for: $0) ?? [] } ?? []
 
-        var behaviour = nextBehaviour()
+        let (faultBehaviour, latency) = injectedFault()
+        if latency > .zero {
+            try? await Task.sleep(for: latency)
+        }
+        var behaviour = faultBehaviour ?? nextBehaviour()
         while case .delayed(let delay, let then) = behaviour {
             try? await Task.sleep(for: delay)
             behaviour = then
@@ -232,10 +272,59 @@ final class FakePagerDutyCore: Sendable {
         }
         let received = FakePagerDuty.ReceivedRequest(
             path: path, headers: headers, body: body, json: json, status: answer.status, schemaViolations: violations,
-            clientPort: clientPort
+            clientPort: clientPort, receivedAt: receivedAt
         )
-        state.withLock { $0.requests.append(received) }
+        let observer = state.withLock { state in
+            if state.keepsRequests { state.requests.append(received) }
+            state.answerCounts[received.status, default: 0] += 1
+            return state.observer
+        }
+        observer?(received)
         return answer.response
+    }
+
+    /// The behaviour the injected faults impose on this request (nil: none) and the latency to add.
+    private func injectedFault() -> (Behaviour?, Duration) {
+        state.withLock { state in
+            let faults = state.faults
+            let latency = Duration.milliseconds(faults.latencyMilliseconds)
+            switch faults.mode {
+            case .outage:
+                return (.status(503, body: #"{"status":"unavailable","message":"Injected outage"}"#), latency)
+            case .errors where faults.errorRate > 0:
+                let draw = Double.random(in: 0..<1, using: &state.randomness)
+                if draw < faults.errorRate {
+                    let status = [500, 502, 503].randomElement(using: &state.randomness) ?? 500
+                    return (.status(status, body: #"{"status":"error","message":"Injected server error"}"#), latency)
+                }
+            case .normal, .errors:
+                break
+            }
+            if faults.rateLimitStorm {
+                return (.rateLimited(retryAfterSeconds: faults.retryAfterSeconds), latency)
+            }
+            return (nil, latency)
+        }
+    }
+
+    /// `POST /_control` sets the faults from a JSON ``FakePagerDuty/Faults``; `GET /_control` returns them with
+    /// the number of requests answered so far.
+    private func respondToControl(method: HTTPRequest.Method, body: [UInt8]) -> Response {
+        if method == .post {
+            do {
+                let faults = try JSONDecoder().decode(FakePagerDuty.Faults.self, from: Data(body))
+                state.withLock { $0.faults = faults }
+            } catch {
+                return FakeAnswer.json(400, Self.errorBody(message: "Bad control request", errors: ["\(error)"])).response
+            }
+        } else if method != .get {
+            return FakeAnswer.json(405, #"{"status":"invalid request","message":"Use GET or POST"}"#).response
+        }
+        let (faults, counts) = state.withLock { ($0.faults, $0.answerCounts) }
+        let status = FakePagerDuty.ControlStatus(faults: faults, answered: counts.values.reduce(0, +),
+                                                 answeredByStatus: Dictionary(uniqueKeysWithValues: counts.map { (String($0.key), $0.value) }))
+        let text = (try? JSONEncoder().encode(status)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return FakeAnswer.json(200, text).response
     }
 
     private func nextBehaviour() -> Behaviour {
@@ -314,6 +403,11 @@ struct FakePagerDutyState {
     var admittedTimes: [String: [ContinuousClock.Instant]] = [:]
     var requests: [FakePagerDuty.ReceivedRequest] = []
     var generatedKeys = 0
+    var faults = FakePagerDuty.Faults()
+    var randomness = SeededRandomNumberGenerator(seed: 1)
+    var observer: (@Sendable (FakePagerDuty.ReceivedRequest) -> Void)?
+    var keepsRequests = true
+    var answerCounts: [Int: Int] = [:]
 }
 
 /// The fake's request context: the basics plus the client's port.
@@ -359,5 +453,146 @@ extension JSONValue {
     public var stringValue: String? {
         if case .string(let text) = self { return text }
         return nil
+    }
+}
+
+extension FakePagerDuty {
+    /// The path of the control endpoint (when ``Options/controlEndpoint`` is on).
+    public static let controlPath = "/_control"
+
+    /// How a fake is started.
+    public struct Options: Sendable {
+        /// The loopback port to bind; 0 picks a free one.
+        public var port: Int
+        /// Validate each event against PagerDuty's official schema (400 on violations); needs the OpenAPI file.
+        public var validatesSchema: Bool
+        /// Answer `GET`/`POST` ``FakePagerDuty/controlPath`` (fault injection at run time).
+        public var controlEndpoint: Bool
+        /// Seed of the randomness behind injected errors, so that runs are reproducible.
+        public var seed: UInt64
+        /// The initial per-routing-key limit (see ``FakePagerDuty/enforceRateLimit(perMinute:)``); nil for none.
+        public var rateLimitPerMinute: Int?
+        /// Keep every request in memory for ``FakePagerDuty/requests``; a long-running process may turn it off
+        /// and use ``FakePagerDuty/observeAnswers(_:)`` instead.
+        public var keepsRequests: Bool
+
+        /// Options; the defaults are those of ``FakePagerDuty/start()``.
+        public init(
+            port: Int = 0,
+            validatesSchema: Bool = true,
+            controlEndpoint: Bool = false,
+            seed: UInt64 = 1,
+            rateLimitPerMinute: Int? = nil,
+            keepsRequests: Bool = true
+        ) {
+            self.port = port
+            self.validatesSchema = validatesSchema
+            self.controlEndpoint = controlEndpoint
+            self.seed = seed
+            self.rateLimitPerMinute = rateLimitPerMinute
+            self.keepsRequests = keepsRequests
+        }
+    }
+
+    /// Faults injected into the answers to events, switchable at run time.
+    ///
+    /// JSON form (the body of `POST /_control`; a missing member takes its default):
+    /// `{"mode":"normal"|"outage"|"errors","error_rate":0.3,"latency_ms":2000,"rate_limit_storm":true,"retry_after_s":1}`.
+    public struct Faults: Sendable, Codable, Equatable {
+        /// What happens to the events.
+        public enum Mode: String, Sendable, Codable {
+            /// No injected failures.
+            case normal
+            /// Every event is answered 503.
+            case outage
+            /// A share ``Faults/errorRate`` of the events is answered 500, 502 or 503 (seeded draw).
+            case errors
+        }
+
+        /// The mode.
+        public var mode: Mode
+        /// In ``Mode/errors``, the probability (0…1) that an event gets a 5xx.
+        public var errorRate: Double
+        /// Added before every answer, in milliseconds.
+        public var latencyMilliseconds: Int
+        /// When true, every event that is not failed otherwise is answered 429.
+        public var rateLimitStorm: Bool
+        /// The `Retry-After` seconds of storm 429s; nil sends none.
+        public var retryAfterSeconds: Int?
+
+        /// Faults; the defaults inject nothing.
+        public init(
+            mode: Mode = .normal,
+            errorRate: Double = 0,
+            latencyMilliseconds: Int = 0,
+            rateLimitStorm: Bool = false,
+            retryAfterSeconds: Int? = 1
+        ) {
+            self.mode = mode
+            self.errorRate = errorRate
+            self.latencyMilliseconds = latencyMilliseconds
+            self.rateLimitStorm = rateLimitStorm
+            self.retryAfterSeconds = retryAfterSeconds
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case mode
+            case errorRate = "error_rate"
+            case latencyMilliseconds = "latency_ms"
+            case rateLimitStorm = "rate_limit_storm"
+            case retryAfterSeconds = "retry_after_s"
+        }
+
+        /// Decodes the JSON form; missing members take their defaults, out-of-range values are refused.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            let defaults = Faults()
+            mode = try container.decodeIfPresent(Mode.self, forKey: .mode) ?? defaults.mode
+            errorRate = try container.decodeIfPresent(Double.self, forKey: .errorRate) ?? defaults.errorRate
+            latencyMilliseconds = try container.decodeIfPresent(Int.self, forKey: .latencyMilliseconds) ?? defaults.latencyMilliseconds
+            rateLimitStorm = try container.decodeIfPresent(Bool.self, forKey: .rateLimitStorm) ?? defaults.rateLimitStorm
+            retryAfterSeconds = try container.decodeIfPresent(Int.self, forKey: .retryAfterSeconds) ?? defaults.retryAfterSeconds
+            guard (0...1).contains(errorRate) else {
+                throw DecodingError.dataCorruptedError(forKey: .errorRate, in: container, debugDescription: "error_rate must be between 0 and 1")
+            }
+            guard latencyMilliseconds >= 0 else {
+                throw DecodingError.dataCorruptedError(forKey: .latencyMilliseconds, in: container, debugDescription: "latency_ms must not be negative")
+            }
+        }
+    }
+
+    /// The answer of `GET`/`POST /_control`: the faults in force and how many events were answered.
+    public struct ControlStatus: Sendable, Codable {
+        /// The faults in force.
+        public var faults: Faults
+        /// Events answered so far (any status).
+        public var answered: Int
+        /// Events answered so far, by HTTP status.
+        public var answeredByStatus: [String: Int]
+
+        enum CodingKeys: String, CodingKey {
+            case faults
+            case answered
+            case answeredByStatus = "answered_by_status"
+        }
+    }
+}
+
+/// A small deterministic random number generator (SplitMix64), so that injected faults are reproducible.
+public struct SeededRandomNumberGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    /// A generator whose sequence is fixed by `seed`.
+    public init(seed: UInt64) {
+        state = seed
+    }
+
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var mixed = state
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
     }
 }
