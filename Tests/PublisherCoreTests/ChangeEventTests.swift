@@ -242,9 +242,9 @@ struct ChangeEventDispatchTests {
         try await eventually("two deliveries") { harness.store.outbox.isEmpty }
 
         let sent = harness.transport.requests
-        // Queued first, but a backlogged lane sends pages before change events.
+        // The critical trigger goes first (change events have no severity: DeliveryPlanner ranks them last).
         #expect(sent.map(\.url) == ["http://127.0.0.1:9/v2/enqueue", "http://127.0.0.1:9/v2/change/enqueue"])
-        let change = try #require(sent.last)
+        let change = try #require(sent.first { $0.url.hasSuffix("/v2/change/enqueue") })
         #expect(change.json["routing_key"] as? String == DispatcherHarness.keyA)
         #expect((change.json["payload"] as? [String: Any])?["summary"] as? String == "Deployed v2")
         #expect(change.json["event_action"] == nil)
