@@ -5,6 +5,8 @@
 --   ALERTS    alerts per webhook
 --   RUN       a number 0-255 told apart in every fingerprint, so runs against one database never repeat
 --   LIMIT     webhooks per wrk thread; after that the thread stops (0 = until wrk's -d ends)
+--             (wrk calls request() once on thread 0 to check the script; that request is never sent, so
+--             thread 0 sends one webhook fewer and its first sequence numbers are skipped)
 -- Environment: LOAD_DELAY_MS, when set and > 0, is each connection's pause before its next request (paced
 -- load). It is read when the script loads because wrk decides whether to call delay() before init() runs.
 -- Fingerprints are 16 hex digits: run (2), thread (2), then the alert's sequence number in the thread (12).
