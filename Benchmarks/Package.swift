@@ -11,13 +11,28 @@ let package = Package(
         .package(name: "pagerduty-publisher", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
     ],
     targets: [
-        // Hot paths of the publisher that need no I/O: webhook decoding, event encoding, truncation, fingerprints.
+        // Shared fixtures: the sample webhook, a publisher wired as the daemon wires it, a discarding store.
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: [
+                .product(name: "AlertmanagerModels", package: "pagerduty-publisher"),
+                .product(name: "PagerDutyEvents", package: "pagerduty-publisher"),
+                .product(name: "PublisherCore", package: "pagerduty-publisher"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/BenchmarkSupport"
+        ),
+        // Hot paths of the publisher that need no I/O: webhook decoding, mapping and encoding, truncation,
+        // fingerprints, ledger decisions and ingest (store discarded), the rate limiter.
         .executableTarget(
             name: "PublisherBenchmarks",
             dependencies: [
+                "BenchmarkSupport",
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "PublisherCore", package: "pagerduty-publisher"),
                 .product(name: "PagerDutyEvents", package: "pagerduty-publisher"),
                 .product(name: "AlertmanagerModels", package: "pagerduty-publisher"),
             ],
@@ -26,11 +41,15 @@ let package = Package(
                 .plugin(name: "BenchmarkPlugin", package: "benchmark"),
             ]
         ),
-        // Durable writes: a raw GRDB batch insert with the daemon's connection settings (WAL, synchronous=FULL).
+        // Durable writes: a raw GRDB batch insert with the daemon's connection settings (WAL, synchronous=FULL),
+        // and the same rows through SQLiteStore; ingest of 1,000 alerts into a SQLiteStore.
         .executableTarget(
             name: "OutboxBenchmarks",
             dependencies: [
+                "BenchmarkSupport",
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "PublisherCore", package: "pagerduty-publisher"),
+                .product(name: "PublisherSQLite", package: "pagerduty-publisher"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PagerDutyEvents", package: "pagerduty-publisher"),
             ],

@@ -8,9 +8,9 @@ import Synchronization
 // busy timeout 5 s, foreign keys on, and `PRAGMA synchronous = FULL` set on the writer after opening (what
 // PublisherSQLite's SQLiteStore does). The outbox and ledger tables are copies of the store's v1 schema.
 //
-// These are the BASELINE for the store's own enqueue (`SQLiteStore.commit(ledger:outbox:)`), which the root
-// package does not export as a product yet. The `synchronous = NORMAL` runs in the same process show how
-// much of each figure is the fsync of the commit.
+// These are the BASELINE for the store's own enqueue (`SQLiteStore.commit(ledger:outbox:)`, in
+// StoreBenchmarks.swift, run in the same process). The `synchronous = NORMAL` runs show how much of each
+// figure is the fsync of the commit.
 //
 // The database files go to $BENCHMARK_DATABASE_DIR, else the system temporary directory (it must be a real
 // disk, not tmpfs, or fsync costs nothing). Run: `swift package benchmark --target OutboxBenchmarks`.
@@ -60,6 +60,8 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
     }
+
+    registerStoreBenchmarks()
 }
 
 /// Holds the database of one benchmark from its setup to its teardown, so that only the benchmark that runs

@@ -1,9 +1,12 @@
 import AlertmanagerModels
 import Benchmark
+import BenchmarkSupport
 import Foundation
 import PagerDutyEvents
+import PublisherCore
 
-// CPU-bound hot paths of the publisher, measured without any I/O.
+// CPU-bound hot paths of the publisher, measured without any I/O (the ingest benchmarks use a store that
+// discards what it is given).
 // Run: `swift package benchmark --target PublisherBenchmarks` from Benchmarks/.
 
 let benchmarks: @Sendable () -> Void = {
@@ -24,13 +27,28 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     /// Measures decoding the same 100-alert webhook and then, per alert, building the `AlertEvent` and encoding
-    /// it with `EventEncoding.encode`: the daemon's per-webhook CPU work up to the outbox, minus `EventMapper`
-    /// (not a product of the root package yet), which is stood in for by ``SampleWebhook/event(for:)``.
+    /// it with `EventEncoding.encode`, with ``SampleWebhook/event(for:)`` standing in for `EventMapper` (kept
+    /// to compare with earlier figures; the next benchmark uses the real mapper).
     Benchmark("Webhook decode + build and encode 100 events") { benchmark in
         for _ in benchmark.scaledIterations {
             let message = try JSONDecoder().decode(WebhookMessage.self, from: webhookBody)
             for alert in message.alerts {
                 blackHole(try EventEncoding.encode(SampleWebhook.event(for: alert).fittedToLimits()))
+            }
+        }
+    }
+
+    let mapper = EventMapper()
+
+    /// Measures decoding the 100-alert webhook, then per alert `DedupKey.of` and `EventMapper.encodedEvent`
+    /// (mapping, fitting to PagerDuty's limits and encoding, once): the daemon's CPU work per webhook up to the
+    /// outbox, without the ledger.
+    Benchmark("Webhook decode + EventMapper.encodedEvent ×100") { benchmark in
+        for _ in benchmark.scaledIterations {
+            let message = try JSONDecoder().decode(WebhookMessage.self, from: webhookBody)
+            for alert in message.alerts {
+                let dedupKey = try DedupKey.of(alert)
+                blackHole(try mapper.encodedEvent(for: alert, action: .trigger, in: message, dedupKey: dedupKey))
             }
         }
     }
@@ -69,87 +87,99 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(LabelSetFingerprint.of(labels))
         }
     }
+
+    registerLedgerBenchmarks()
+    registerLimiterBenchmark()
 }
 
-/// Builds the synthetic but realistic Alertmanager payloads the benchmarks use.
-enum SampleWebhook {
-    /// The label set of alert `index`: the usual Prometheus labels, padded with `extra_N` labels up to `count`.
-    static func labels(index: Int, count: Int = 8) -> [String: String] {
-        var labels = [
-            "alertname": "DiskAlmostFull",
-            "instance": "db-\(index).prod.example:9100",
-            "job": "node",
-            "severity": index % 3 == 0 ? "critical" : "warning",
-            "team": "storage",
-            "cluster": "eu-west-1",
-            "device": "/dev/nvme\(index % 4)n1",
-            "mountpoint": "/var/lib/postgresql",
-        ]
-        var extra = 0
-        while labels.count < count {
-            labels["extra_\(extra)"] = "value-\(index)-\(extra)"
-            extra += 1
-        }
-        return labels
+/// The ledger's transition rules for 1,000 alerts, alone and inside `AlertPublisher.ingest`.
+private func registerLedgerBenchmarks() {
+    let thousand = SampleWebhook.message(alertCount: 1_000)
+    let keys = thousand.alerts.map { LedgerKey(route: RouteTable.defaultRouteName, dedupKey: $0.fingerprint!) }
+    let policy = LedgerPolicy()
+    let now = Date()
+    let triggered = zip(thousand.alerts, keys).map { alert, key in
+        LedgerRules.decide(
+            existing: nil, route: key.route, dedupKey: key.dedupKey, status: alert.status,
+            startsAt: alert.startsAt, now: now, policy: policy
+        ).entry
     }
 
-    /// The JSON of a firing webhook (payload version 4) with `alertCount` alerts.
-    static func json(alertCount: Int) -> Data {
-        let alerts = (0..<alertCount).map { index -> [String: Any] in
-            [
-                "status": "firing",
-                "labels": labels(index: index),
-                "annotations": [
-                    "summary": "Disk almost full on db-\(index): 97% of /var/lib/postgresql used",
-                    "description": "The file system will be full within 4 hours at the current write rate; "
-                        + "free space or grow the volume before PostgreSQL stops accepting writes.",
-                    "runbook_url": "https://runbooks.example/storage/disk-almost-full",
-                ],
-                "startsAt": "2026-11-23T13:52:16.045222063Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "http://prometheus.example:9090/graph?g0.expr=node_filesystem_avail_bytes",
-                "fingerprint": String(format: "%016llx", UInt64(index) &* 0x9E37_79B9_7F4A_7C15),
-            ]
+    /// Measures `LedgerRules.decide` for 1,000 firing alerts the ledger has never seen (each → trigger).
+    Benchmark("LedgerRules.decide ×1000, all new") { benchmark in
+        for _ in benchmark.scaledIterations {
+            for (alert, key) in zip(thousand.alerts, keys) {
+                blackHole(LedgerRules.decide(
+                    existing: nil, route: key.route, dedupKey: key.dedupKey, status: alert.status,
+                    startsAt: alert.startsAt, now: now, policy: policy))
+            }
         }
-        let message: [String: Any] = [
-            "version": "4",
-            "groupKey": "{}:{alertname=\"DiskAlmostFull\"}",
-            "truncatedAlerts": 0,
-            "status": "firing",
-            "receiver": "pagerduty",
-            "groupLabels": ["alertname": "DiskAlmostFull"],
-            "commonLabels": ["alertname": "DiskAlmostFull", "job": "node", "team": "storage"],
-            "commonAnnotations": ["runbook_url": "https://runbooks.example/storage/disk-almost-full"],
-            "externalURL": "http://alertmanager.example:9093",
-            "alerts": alerts,
-        ]
-        return try! JSONSerialization.data(withJSONObject: message, options: [.sortedKeys])
     }
 
-    /// A trigger event shaped like the daemon's: fingerprint as dedup key, summary from the annotation, labels
-    /// and annotations as custom details, the generator URL as a link.
-    static func event(for alert: Alert) -> AlertEvent {
-        var details: [String: JSONValue] = [:]
-        for (name, value) in alert.labels { details[name] = .string(value) }
-        for (name, value) in alert.annotations { details["annotation_" + name] = .string(value) }
-        return AlertEvent(
-            routingKey: "R0123456789ABCDEF0123456789ABCDE",
-            eventAction: alert.status == .firing ? .trigger : .resolve,
-            dedupKey: alert.fingerprint ?? LabelSetFingerprint.of(alert.labels),
-            payload: AlertPayload(
-                summary: (alert.annotations["summary"] ?? alert.labels["alertname"] ?? "alert")
-                    .truncated(toCharacters: EventLimits.summaryMaxCharacters),
-                source: alert.labels["instance"] ?? "alertmanager",
-                severity: Severity(rawValue: alert.labels["severity"] ?? "") ?? .error,
-                timestamp: "2026-11-23T13:52:16.045Z",
-                component: alert.labels["job"],
-                group: alert.labels["cluster"],
-                class: alert.labels["alertname"],
-                customDetails: .object(details)
-            ),
-            client: "Alertmanager",
-            clientURL: "http://alertmanager.example:9093",
-            links: alert.generatorURL.map { [Link(href: $0, text: "Source")] }
-        )
+    /// Measures `LedgerRules.decide` for the same 1,000 alerts again, each already triggered (each → no call).
+    Benchmark("LedgerRules.decide ×1000, all re-notified") { benchmark in
+        for _ in benchmark.scaledIterations {
+            for ((alert, key), entry) in zip(zip(thousand.alerts, keys), triggered) {
+                blackHole(LedgerRules.decide(
+                    existing: entry, route: key.route, dedupKey: key.dedupKey, status: alert.status,
+                    startsAt: alert.startsAt, now: now, policy: policy))
+            }
+        }
+    }
+
+    /// Measures `AlertPublisher.ingest` of a decoded 1,000-alert webhook with an empty ledger: dedup keys,
+    /// routes, 1,000 ledger decisions, 1,000 events mapped and encoded, the ledger updated; the store discards
+    /// the transaction. A fresh publisher per sample, wired outside the measurement.
+    Benchmark(
+        "AlertPublisher.ingest ×1000, all new (discarding store)",
+        configuration: .init(maxDuration: .seconds(5), maxIterations: 500)
+    ) { benchmark in
+        let fixture = IngestFixture(store: DiscardingStore())
+        benchmark.startMeasurement()
+        let result = try await fixture.publisher.ingest(thousand, route: nil)
+        benchmark.stopMeasurement()
+        try result.expect(allQueued: true)
+    }
+
+    let renotified = IngestFixture(store: DiscardingStore())
+
+    /// Measures `AlertPublisher.ingest` of the same 1,000-alert webhook when every alert is already triggered
+    /// (Alertmanager's re-notification): 1,000 ledger look-ups and decisions, no event, the ledger entries
+    /// (their `last_seen`) handed to the store.
+    Benchmark(
+        "AlertPublisher.ingest ×1000, all re-notified (discarding store)",
+        configuration: .init(maxDuration: .seconds(5), maxIterations: 2_000)
+    ) { benchmark in
+        benchmark.startMeasurement()
+        let result = try await renotified.publisher.ingest(thousand, route: nil)
+        benchmark.stopMeasurement()
+        try result.expect(allQueued: false)
+    } setup: {
+        try await renotified.publisher.ingest(thousand, route: nil).expect(allQueued: true)
+    }
+}
+
+/// The dispatcher's per-request limiter work.
+private func registerLimiterBenchmark() {
+    /// Measures one `SlidingWindowLimiter.delay(at:)` plus `recordRequest(finishedAt:)` on a full 120-request
+    /// window (the steady state of a busy routing key). One iteration = one request admitted.
+    Benchmark(
+        "SlidingWindowLimiter delay + recordRequest (limit 120, full window)",
+        configuration: .init(scalingFactor: .kilo, maxDuration: .seconds(3), maxIterations: 100_000)
+    ) { benchmark in
+        var limiter = SlidingWindowLimiter(limit: 120)
+        var now = Duration.zero
+        for _ in 0..<120 {
+            limiter.recordRequest(finishedAt: now)
+            now += .milliseconds(500)
+        }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let wait = limiter.delay(at: now)
+            now += wait
+            limiter.recordRequest(finishedAt: now)
+        }
+        benchmark.stopMeasurement()
+        blackHole(now)
     }
 }
