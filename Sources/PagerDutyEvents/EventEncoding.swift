@@ -8,6 +8,10 @@ public enum EventEncoding {
     /// Encodes `value` as compact JSON with sorted keys and unescaped slashes.
     /// - Throws: `EncodingError` when a value cannot be represented in JSON (a NaN or infinite number).
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        // The two event types have a dedicated writer (same output rules, no reflection): they are encoded once
+        // per alert on the webhook path.
+        if let event = value as? AlertEvent { return try EventJSONWriter.encode(event) }
+        if let event = value as? ChangeEvent { return try EventJSONWriter.encode(event) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(value))
