@@ -72,8 +72,9 @@ public final class AlertPublisher: AlertIngesting {
         let destinations = message.alerts.map { alert in
             requestedRoute.flatMap(routes.route(named:)) ?? routes.selectRoute(for: alert.labels)
         }
+        let prepared = prepareEvents(message, keys: keys, destinations: destinations)
         let (result, touchedRoutes) = try await gate.withGate { () async throws(IngestError) -> (IngestResult, Set<String>) in
-            try await decideAndStore(message, keys: keys, destinations: destinations)
+            try await decideAndStore(message, keys: keys, destinations: destinations, prepared: prepared)
         }
         for route in touchedRoutes.sorted() {
             signal.notify(route: route)
@@ -106,6 +107,38 @@ public final class AlertPublisher: AlertIngesting {
         return keys
     }
 
+    /// An event mapped and encoded before the gate, for the action the ledger called for then.
+    private struct PreparedEvent: Sendable {
+        var action: EventAction
+        var encoded: (event: AlertEvent, body: [UInt8])
+    }
+
+    /// Maps and encodes, outside the gate, the events the ledger calls for now, so concurrent webhooks do that
+    /// work in parallel. The gate decides again: a prepared event is used only when the decision under the gate
+    /// names the same action (anything that changed meanwhile, such as the same alert from an HA peer, is simply
+    /// decided and encoded there). Alerts that map to nothing here, groups and change announcements are left to
+    /// the gate.
+    private func prepareEvents(_ message: WebhookMessage, keys: [String], destinations: [Route?]) -> [Int: PreparedEvent] {
+        let now = clock.now
+        var prepared: [Int: PreparedEvent] = [:]
+        for (index, alert) in message.alerts.enumerated() {
+            guard let destination = destinations[index], destination.incidentPer == .alert, !Self.isChangeEvent(alert) else {
+                continue
+            }
+            let dedupKey = keys[index]
+            let decision = LedgerRules.decide(
+                existing: ledger.entry(for: LedgerKey(route: destination.name, dedupKey: dedupKey)),
+                route: destination.name, dedupKey: dedupKey, status: alert.status, startsAt: alert.startsAt,
+                now: now, policy: policy)
+            guard let action = decision.action,
+                let encoded = try? (destination.mapper ?? mapper).encodedEvent(
+                    for: alert, action: action, in: message, dedupKey: dedupKey)
+            else { continue }
+            prepared[index] = PreparedEvent(action: action, encoded: encoded)
+        }
+        return prepared
+    }
+
     /// What one webhook adds to the store.
     private struct Changes {
         /// Decisions within one webhook see each other: the same alert twice in one body is one transition.
@@ -116,7 +149,8 @@ public final class AlertPublisher: AlertIngesting {
     private func decideAndStore(
         _ message: WebhookMessage,
         keys: [String],
-        destinations: [Route?]
+        destinations: [Route?],
+        prepared: [Int: PreparedEvent]
     ) async throws(IngestError) -> (IngestResult, Set<String>) {
         let now = clock.now
         var changes = Changes()
@@ -135,7 +169,9 @@ public final class AlertPublisher: AlertIngesting {
                 }
                 continue
             }
-            try decide(alert, index: index, dedupKey: dedupKey, route: destination, message: message, now: now, into: &changes)
+            try decide(
+                alert, index: index, dedupKey: dedupKey, route: destination, message: message, prepared: prepared[index],
+                now: now, into: &changes)
         }
         for group in groups {
             try decideGroup(group.alerts, route: group.route, message: message, now: now, into: &changes)
@@ -165,6 +201,7 @@ public final class AlertPublisher: AlertIngesting {
         dedupKey: String,
         route destination: Route,
         message: WebhookMessage,
+        prepared: PreparedEvent?,
         now: Date,
         into changes: inout Changes
     ) throws(IngestError) {
@@ -202,10 +239,14 @@ public final class AlertPublisher: AlertIngesting {
             return
         }
         let encoded: (event: AlertEvent, body: [UInt8])
-        do {
-            encoded = try routeMapper.encodedEvent(for: alert, action: action, in: message, dedupKey: dedupKey)
-        } catch {
-            throw .invalidAlert(field: "alerts[\(index)]", reason: "the event could not be encoded: \(error)")
+        if let prepared, prepared.action == action {
+            encoded = prepared.encoded
+        } else {
+            do {
+                encoded = try routeMapper.encodedEvent(for: alert, action: action, in: message, dedupKey: dedupKey)
+            } catch {
+                throw .invalidAlert(field: "alerts[\(index)]", reason: "the event could not be encoded: \(error)")
+            }
         }
         if action == .trigger { decision.entry.remembered = EventMapper.remembered(from: encoded.event) }
         changes.outbox.append(Self.outboxMessage(encoded, route: route, action: action, dedupKey: dedupKey, at: now))

@@ -121,3 +121,37 @@ struct FlapTests {
         #expect(expired == 0 && h.entry("a1") != nil)
     }
 }
+
+@Suite("Concurrent webhooks: events are prepared in parallel, decided one at a time")
+struct ConcurrentIngestTests {
+    typealias H = LifecycleHarness
+
+    @Test func twentyPeersSendingTheSameFiringAlertAtOnceQueueOneTrigger() async throws {
+        let h = H()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<20 {
+                group.addTask { try await h.webhook([H.alert("a1")]) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(h.queuedKinds == [.trigger])
+    }
+
+    @Test func firingAndResolvedRacingStayConsistentWithTheLedger() async throws {
+        for _ in 0..<10 {
+            let h = H()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await h.webhook([H.alert("a1")]) }
+                group.addTask { try await h.webhook([H.alert("a1", .resolved)]) }
+                try await group.waitForAll()
+            }
+            #expect(h.queuedKinds == [.trigger, .resolve] || h.queuedKinds == [.resolve])
+            for index in h.store.outbox.indices {
+                let event = try h.event(at: index)
+                #expect(event.eventAction.rawValue == h.store.outbox[index].message.kind.rawValue,
+                        "a prepared event is only used for the action decided under the gate")
+            }
+            #expect(h.entry("a1")?.lastAction == .resolve)
+        }
+    }
+}
