@@ -165,14 +165,7 @@ struct RouteConfiguration: Sendable {
         default:
             problems.append("\(where_): 'match' must be a list of matchers like 'team = dba'.")
         }
-        var routeDefault = defaults.severity
-        if let text = fields["default_severity"] {
-            if let value = text as? String, let severity = Severity(rawValue: value.lowercased()) {
-                routeDefault = severity
-            } else {
-                problems.append("\(where_): default_severity must be critical, error, warning or info.")
-            }
-        }
+        let routeDefault = choice(fields, "default_severity", default: defaults.severity, at: where_, problems: &problems)
         var aliases: [String: Severity] = [:]
         if let map = fields["severity_map"] {
             if let pairs = map as? [String: Any] {
@@ -242,27 +235,31 @@ struct RouteConfiguration: Sendable {
                 problems.append("\(where_): links must be a list of annotation names whose URLs become links.")
             }
         }
-        var mutePolicy = defaults.mutePolicy
-        for (setting, keyPath) in [("silenced", \MutePolicy.silenced), ("inhibited", \MutePolicy.inhibited)] {
-            guard let value = fields[setting] else { continue }
-            if let text = value as? String, let action = MuteAction(rawValue: text.lowercased()) {
-                mutePolicy[keyPath: keyPath] = action
-            } else {
-                problems.append("\(where_): \(setting) must be one of acknowledge, resolve, nothing.")
-            }
-        }
-        var incidentPer = defaults.incidentPer
-        if let value = fields["incident_per"] {
-            if let text = value as? String, let grouping = IncidentGrouping(rawValue: text.lowercased()) {
-                incidentPer = grouping
-            } else {
-                problems.append("\(where_): incident_per must be alert or group.")
-            }
-        }
+        let mutePolicy = MutePolicy(
+            silenced: choice(fields, "silenced", default: defaults.mutePolicy.silenced, at: where_, problems: &problems),
+            inhibited: choice(fields, "inhibited", default: defaults.mutePolicy.inhibited, at: where_, problems: &problems)
+        )
+        let incidentPer = choice(fields, "incident_per", default: defaults.incidentPer, at: where_, problems: &problems)
         guard problems.count == before, let key else { return nil }
         return Route(
             name: name, routingKey: key, matchers: matchers, mapper: mapper, mutePolicy: mutePolicy,
             incidentPer: incidentPer)
+    }
+
+    /// The value of `setting` as one of `Choice`'s cases (any letter case), else `fallback`. Any other value is a
+    /// problem naming the values allowed.
+    private static func choice<Choice: RawRepresentable<String> & CaseIterable>(
+        _ fields: [String: Any],
+        _ setting: String,
+        default fallback: Choice,
+        at place: String,
+        problems: inout [String]
+    ) -> Choice {
+        guard let value = fields[setting] else { return fallback }
+        if let text = value as? String, let parsed = Choice(rawValue: text.lowercased()) { return parsed }
+        let allowed = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+        problems.append("\(place): \(setting) must be one of \(allowed).")
+        return fallback
     }
 
     /// `value` as a list of strings, or `nil` when it is something else.

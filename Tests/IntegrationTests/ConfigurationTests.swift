@@ -226,7 +226,7 @@ struct ConfigurationTests {
             "unknown setting 'route'", "32 letters or digits", "match[0]", "match[1]", "severity_map.p0",
             "/nonexistent/key cannot be read", "'name' must be letters", "unknown setting 'colour'",
             "summary_template: a '{{' has no closing", "fields.colour is unknown", "details.include and details.exclude",
-            "silenced must be one of acknowledge, resolve, nothing", "incident_per must be alert or group",
+            "silenced must be one of acknowledge, resolve, nothing", "incident_per must be one of alert, group",
         ] {
             #expect(exit.errorOutput.contains(expected), "missing: \(expected)\n\(exit.errorOutput)")
         }
