@@ -65,6 +65,8 @@ public final class DiscardingStore: PublisherStore {
 
     public func routesWithPendingMessages() async throws -> [String] { [] }
     public func pendingMessages(route: String, limit: Int) async throws -> [OutboxRecord] { [] }
+    public func pendingSummaries(route: String, limit: Int) async throws -> [PendingMessageSummary] { [] }
+    public func pendingMessages(ids: [Int64]) async throws -> [OutboxRecord] { [] }
     public func markDelivered(id: Int64) async throws {}
     public func recordFailedAttempt(id: Int64, error: String) async throws {}
     public func moveToDeadLetters(id: Int64, reason: String, at date: Date) async throws {}
