@@ -117,22 +117,10 @@ public struct Alert: Sendable, Hashable, Decodable {
         self.status = try container.decode(AlertStatus.self, forKey: .status)
         self.labels = try container.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
         self.annotations = try container.decodeIfPresent([String: String].self, forKey: .annotations) ?? [:]
-        self.startsAt = try Self.decodeTime(container, .startsAt)
-        self.endsAt = try Self.decodeTime(container, .endsAt)
+        self.startsAt = try container.decodeRFC3339TimeIfPresent(forKey: .startsAt)
+        self.endsAt = try container.decodeRFC3339TimeIfPresent(forKey: .endsAt)
         self.generatorURL = try container.decodeIfPresent(String.self, forKey: .generatorURL)
         let fingerprint = try container.decodeIfPresent(String.self, forKey: .fingerprint)
         self.fingerprint = (fingerprint?.isEmpty ?? true) ? nil : fingerprint
-    }
-
-    private static func decodeTime(_ container: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> Date? {
-        guard let text = try container.decodeIfPresent(String.self, forKey: key), !text.isEmpty else { return nil }
-        guard let date = RFC3339.parse(text) else {
-            throw DecodingError.dataCorruptedError(
-                forKey: key,
-                in: container,
-                debugDescription: "\"\(text)\" is not an RFC 3339 time"
-            )
-        }
-        return date == RFC3339.goZeroTime ? nil : date
     }
 }

@@ -65,24 +65,12 @@ public struct APIAlert: Sendable, Hashable, Decodable {
         self.fingerprint = try container.decode(String.self, forKey: .fingerprint)
         self.labels = try container.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
         self.annotations = try container.decodeIfPresent([String: String].self, forKey: .annotations) ?? [:]
-        self.startsAt = try Self.decodeTime(container, .startsAt)
-        self.endsAt = try Self.decodeTime(container, .endsAt)
-        self.updatedAt = try Self.decodeTime(container, .updatedAt)
+        self.startsAt = try container.decodeRFC3339TimeIfPresent(forKey: .startsAt)
+        self.endsAt = try container.decodeRFC3339TimeIfPresent(forKey: .endsAt)
+        self.updatedAt = try container.decodeRFC3339TimeIfPresent(forKey: .updatedAt)
         self.generatorURL = try container.decodeIfPresent(String.self, forKey: .generatorURL)
         self.receivers = try container.decodeIfPresent([ReceiverReference].self, forKey: .receivers)?.map(\.name) ?? []
         self.status = try container.decode(APIAlertStatus.self, forKey: .status)
-    }
-
-    private static func decodeTime(_ container: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> Date? {
-        guard let text = try container.decodeIfPresent(String.self, forKey: key), !text.isEmpty else { return nil }
-        guard let date = RFC3339.parse(text) else {
-            throw DecodingError.dataCorruptedError(
-                forKey: key,
-                in: container,
-                debugDescription: "\"\(text)\" is not an RFC 3339 time"
-            )
-        }
-        return date == RFC3339.goZeroTime ? nil : date
     }
 }
 
