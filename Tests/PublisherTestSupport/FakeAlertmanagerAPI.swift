@@ -32,11 +32,6 @@ public final class FakeAlertmanagerAPI: Sendable {
         }
     }
 
-    /// The fake's server could not start.
-    public struct StartFailed: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     /// `http://127.0.0.1:PORT`.
     public let baseURL: String
     private let state: FakeAlertmanagerState
@@ -55,33 +50,11 @@ public final class FakeAlertmanagerAPI: Sendable {
     /// Starts a fake on an ephemeral loopback port and returns once it accepts connections.
     public static func start() async throws -> FakeAlertmanagerAPI {
         let state = FakeAlertmanagerState()
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let startupError = Mutex<(any Error)?>(nil)
-        var logger = Logger(label: "FakeAlertmanagerAPI")
-        logger.logLevel = .critical
-        let application = Application(
-            responder: CallbackResponder { (request: Request, _: BasicRequestContext) in
-                try await state.respond(to: request)
-            },
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "FakeAlertmanagerAPI"),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-            },
-            logger: logger
-        )
-        let task = Task {
-            do {
-                try await application.run()
-            } catch {
-                startupError.withLock { $0 = error }
-            }
-            portContinuation.finish()
+        let (port, task) = try await LoopbackServer.start(name: "FakeAlertmanagerAPI") {
+            (request: Request, _: BasicRequestContext) in
+            try await state.respond(to: request)
         }
-        for await port in ports where port > 0 {
-            return FakeAlertmanagerAPI(port: port, state: state, serverTask: task)
-        }
-        task.cancel()
-        throw startupError.withLock { $0 } ?? StartFailed(description: "the fake Alertmanager stopped before it bound a port")
+        return FakeAlertmanagerAPI(port: port, state: state, serverTask: task)
     }
 
     /// Stops the server and waits until it has closed its port.

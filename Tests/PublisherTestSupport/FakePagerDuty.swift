@@ -86,34 +86,11 @@ public final class FakePagerDuty: Sendable {
     public static func start(options: Options) async throws -> FakePagerDuty {
         let validator = try options.validatesSchema ? EventSchemaValidator.official() : nil
         let core = FakePagerDutyCore(validator: validator, options: options)
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let startupError = Mutex<(any Error)?>(nil)
-        var logger = Logger(label: "FakePagerDuty")
-        logger.logLevel = .critical  // stopping by cancellation logs a harmless error
-        let application = Application(
-            responder: CallbackResponder { (request: Request, context: FakeRequestContext) in
-                try await core.respond(to: request, clientPort: context.clientPort)
-            },
-            configuration: .init(address: .hostname("127.0.0.1", port: options.port), serverName: "FakePagerDuty"),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-            },
-            logger: logger
-        )
-        let task = Task {
-            do {
-                try await application.run()
-            } catch {
-                startupError.withLock { $0 = error }
-            }
-            portContinuation.finish()
+        let (port, task) = try await LoopbackServer.start(name: "FakePagerDuty", port: options.port) {
+            (request: Request, context: FakeRequestContext) in
+            try await core.respond(to: request, clientPort: context.clientPort)
         }
-        for await port in ports where port > 0 {
-            let fake = FakePagerDuty(port: port, core: core, serverTask: task)
-            return fake
-        }
-        task.cancel()
-        throw startupError.withLock { $0 } ?? WaitTimedOut(description: "the fake PagerDuty server stopped before it bound a port")
+        return FakePagerDuty(port: port, core: core, serverTask: task)
     }
 
     /// Starts a fake, runs `body` with it, and stops it afterwards, also when `body` throws.
