@@ -7,7 +7,11 @@ public enum RFC3339 {
 
     /// Parses `2024-05-01T12:00:00Z`, `2024-05-01T12:00:00.123456789+02:00` and the like.
     public static func parse(_ text: String) -> Date? {
-        let utf8 = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parse(utf8: $0) }
+    }
+
+    private static func parse(utf8: UnsafeBufferPointer<UInt8>) -> Date? {
         var index = 0
         func number(_ digits: Int) -> Int? {
             guard index + digits <= utf8.count else { return nil }

@@ -1,5 +1,4 @@
 import AlertmanagerModels
-import Foundation
 import Hummingbird
 
 /// Decodes and checks an Alertmanager webhook body; anything it cannot accept becomes a 400
@@ -12,14 +11,15 @@ enum WebhookDecoder {
         guard body.readableBytes > 0 else {
             throw .badRequest("the body is empty; expected an Alertmanager webhook (JSON)", field: JSONFieldPath.root)
         }
-        let data = body.withUnsafeReadableBytes { Data($0) }
+        let decoded = body.withUnsafeReadableBytes { bytes in
+            Result { () throws(WebhookDecodingError) in try WebhookMessage(json: bytes) }
+        }
         let message: WebhookMessage
-        do {
-            message = try JSONDecoder().decode(WebhookMessage.self, from: data)
-        } catch let error as DecodingError {
-            throw DecodingErrorExplanation.rejection(for: error)
-        } catch {
-            throw .badRequest("the body is not valid JSON", field: JSONFieldPath.root)
+        switch decoded {
+        case .success(let decodedMessage):
+            message = decodedMessage
+        case .failure(let error):
+            throw .badRequest(error.reason, field: JSONFieldPath.render(error.path))
         }
         try check(message)
         return message

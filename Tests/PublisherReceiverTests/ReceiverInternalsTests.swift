@@ -1,3 +1,4 @@
+import AlertmanagerModels
 import Hummingbird
 import Synchronization
 import Testing
@@ -68,7 +69,9 @@ struct ReceiverInternalsTests {
             init?(stringValue: String) { self.init(stringValue) }
             init?(intValue: Int) { self.init(intValue) }
         }
-        #expect(JSONFieldPath.render([]) == "$")
+        #expect(JSONFieldPath.render([any CodingKey]()) == "$")
+        #expect(JSONFieldPath.render([JSONPathComponent]()) == "$")
+        #expect(JSONFieldPath.render([.member("alerts"), .index(1), .member("équipe")]) == #"alerts[1]["équipe"]"#)
         #expect(JSONFieldPath.render([Key("alerts"), Key(2), Key("labels")]) == "alerts[2].labels")
         #expect(JSONFieldPath.render([Key("alerts"), Key(0), Key("labels"), Key("team.name")])
             == #"alerts[0].labels["team.name"]"#)
