@@ -11,7 +11,8 @@ public enum RFC3339 {
         return text.withUTF8 { parse(utf8: $0) }
     }
 
-    private static func parse(utf8: UnsafeBufferPointer<UInt8>) -> Date? {
+    /// Parses the UTF-8 bytes of a time, as ``parse(_:)``.
+    static func parse(utf8: UnsafeBufferPointer<UInt8>) -> Date? {
         var index = 0
         func number(_ digits: Int) -> Int? {
             guard index + digits <= utf8.count else { return nil }

@@ -19,6 +19,8 @@ struct JSONByteReader {
     private var depth = 0
     /// The path of the value being read.
     private(set) var path: [JSONPathComponent] = []
+    /// The members of the string map being read, reused from one map to the next.
+    private var mapMembers: [(String, String)] = []
 
     init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
@@ -163,6 +165,33 @@ struct JSONByteReader {
         return try readStringValue()
     }
 
+    /// Reads a string value and hands its UTF-8 bytes to `body`, without making a `String` when it has no
+    /// escapes; `nil` for `null`.
+    mutating func withOptionalStringBytes<Value>(
+        _ body: (UnsafeBufferPointer<UInt8>) -> Value
+    ) throws(WebhookDecodingError) -> Value? {
+        let kind = try peekKind()
+        guard kind == .string else {
+            if kind == .null {
+                try skipValue()
+                return nil
+            }
+            try skipValue()
+            throw wrongType(expected: "a string", found: kind)
+        }
+        let start = offset + 1
+        let (end, _, hasEscapes) = try skipStringValue()
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+        if hasEscapes {
+            var text = try unescape(raw)
+            return text.withUTF8(body)
+        }
+        if raw.contains(where: { $0 >= 0x80 }), String(validating: raw, as: UTF8.self) == nil {
+            throw syntaxError("a string is not valid UTF-8")
+        }
+        return body(raw.assumingMemoryBound(to: UInt8.self))
+    }
+
     /// Reads a string value, or `nil` for `null`.
     mutating func readOptionalString() throws(WebhookDecodingError) -> String? {
         if try peekKind() == .null {
@@ -222,11 +251,15 @@ struct JSONByteReader {
             try skipValue()
             throw wrongType(expected: "an object", found: kind)
         }
-        var map: [String: String] = [:]
+        // Members are gathered first so that the dictionary is allocated once, at its final size.
+        mapMembers.removeAll(keepingCapacity: true)
         try readObject { reader, name throws(WebhookDecodingError) in
-            if map.updateValue(try reader.readString(), forKey: name) != nil {
-                throw reader.duplicateMember(name)
-            }
+            reader.mapMembers.append((name, try reader.readString()))
+        }
+        var map: [String: String] = Dictionary(minimumCapacity: mapMembers.count)
+        for (name, value) in mapMembers where map.updateValue(value, forKey: name) != nil {
+            path.append(.member(name))
+            throw duplicateMember(name)
         }
         return map
     }

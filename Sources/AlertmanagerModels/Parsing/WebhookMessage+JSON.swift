@@ -150,10 +150,23 @@ extension JSONByteReader {
 
     /// An RFC 3339 time; `nil` for `null`, the empty string and Go's zero time, as the `Decodable` conformance.
     private mutating func readOptionalRFC3339Time() throws(WebhookDecodingError) -> Date? {
-        guard let text = try readOptionalString(), !text.isEmpty else { return nil }
-        guard let date = RFC3339.parse(text) else {
-            throw invalidValue("\"\(text)\" is not an RFC 3339 time")
+        enum Parsed {
+            case date(Date)
+            case empty
+            case invalid(String)
         }
-        return date == RFC3339.goZeroTime ? nil : date
+        let parsed = try withOptionalStringBytes { utf8 -> Parsed in
+            guard !utf8.isEmpty else { return .empty }
+            guard let date = RFC3339.parse(utf8: utf8) else { return .invalid(String(decoding: utf8, as: UTF8.self)) }
+            return .date(date)
+        }
+        switch parsed {
+        case nil, .empty?:
+            return nil
+        case .invalid(let text)?:
+            throw invalidValue("\"\(text)\" is not an RFC 3339 time")
+        case .date(let date)?:
+            return date == RFC3339.goZeroTime ? nil : date
+        }
     }
 }
