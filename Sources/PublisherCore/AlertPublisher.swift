@@ -7,7 +7,9 @@ import PagerDutyEvents
 /// the ledger entries to the store in one transaction, then wakes the route's dispatcher lane.
 ///
 /// Webhooks are decided one at a time (SQLite has one writer anyway), so two Alertmanager peers sending the
-/// same group at once cause one trigger, not two.
+/// same group at once cause one trigger, not two. Webhooks that arrive while another one is being stored wait
+/// and are then decided in order and stored together, in one transaction (group commit, ``GroupCommit``): one
+/// fsync for the batch. Each answer still comes only once its own changes are on disk.
 ///
 /// Alerts labelled ``changeEventLabel``=`"true"` (a deploy or a configuration change announced through
 /// Prometheus) become change events, never triggers: the ledger decides as for any alert, and where it would
@@ -34,6 +36,8 @@ public final class AlertPublisher: AlertIngesting {
     private let logger: Logger
     private let flaps: FlapDetector
     private let gate: AsyncGate
+    /// Webhooks that arrive while another batch is being stored are decided and stored together next.
+    private let commits = GroupCommit<IngestJob, Result<(IngestResult, Set<String>), IngestError>>(maximumBatchSize: 64)
 
     /// - Parameters:
     ///   - flaps: counts resolves and says which alerts flap; detection is off by default.
@@ -63,6 +67,9 @@ public final class AlertPublisher: AlertIngesting {
         self.logger = logger
     }
 
+    /// How many webhooks wait for the batch being stored to finish, to be decided and stored next.
+    public var webhooksWaitingForCommit: Int { commits.waitingJobs }
+
     public func ingest(_ message: WebhookMessage, route requestedRoute: String?) async throws(IngestError) -> IngestResult {
         if let requestedRoute, routes.route(named: requestedRoute) == nil {
             throw .unknownRoute(requestedRoute)
@@ -73,9 +80,11 @@ public final class AlertPublisher: AlertIngesting {
             requestedRoute.flatMap(routes.route(named:)) ?? routes.selectRoute(for: alert.labels)
         }
         let prepared = prepareEvents(message, keys: keys, destinations: destinations)
-        let (result, touchedRoutes) = try await gate.withGate { () async throws(IngestError) -> (IngestResult, Set<String>) in
-            try await decideAndStore(message, keys: keys, destinations: destinations, prepared: prepared)
+        let job = IngestJob(message: message, keys: keys, destinations: destinations, prepared: prepared)
+        let outcome = await commits.submit(job) { jobs in
+            await gate.withGate { await decideAndStore(jobs) }
         }
+        let (result, touchedRoutes) = try outcome.get()
         for route in touchedRoutes.sorted() {
             signal.notify(route: route)
         }
@@ -139,21 +148,70 @@ public final class AlertPublisher: AlertIngesting {
         return prepared
     }
 
-    /// What one webhook adds to the store.
+    /// One webhook waiting for its decisions and its commit.
+    private struct IngestJob: Sendable {
+        var message: WebhookMessage
+        var keys: [String]
+        var destinations: [Route?]
+        var prepared: [Int: PreparedEvent]
+    }
+
+    /// What a batch of webhooks adds to the store.
     private struct Changes {
-        /// Decisions within one webhook see each other: the same alert twice in one body is one transition.
+        /// Decisions see the earlier ones of the batch: the same alert twice, in one body or in two webhooks of
+        /// one batch, is one transition.
         var working: [LedgerKey: LedgerEntry] = [:]
         var outbox: [OutboxMessage] = []
     }
 
-    private func decideAndStore(
-        _ message: WebhookMessage,
-        keys: [String],
-        destinations: [Route?],
-        prepared: [Int: PreparedEvent]
-    ) async throws(IngestError) -> (IngestResult, Set<String>) {
+    /// Decides the webhooks of a batch in order, then stores all their changes in one transaction (one fsync).
+    ///
+    /// A webhook that cannot be decided (an invalid alert) fails alone and adds nothing; a failed commit fails
+    /// every webhook of the batch, and then the ledger cache is left as it was, since it is updated only after
+    /// the commit.
+    private func decideAndStore(_ jobs: [IngestJob]) async -> [Result<(IngestResult, Set<String>), IngestError>] {
         let now = clock.now
-        var changes = Changes()
+        var batch = Changes()
+        var outcomes: [Result<(IngestResult, Set<String>), IngestError>] = []
+        outcomes.reserveCapacity(jobs.count)
+        for job in jobs {
+            var changes = batch
+            do {
+                let unrouted = try decide(job, now: now, into: &changes)
+                let added = changes.outbox[batch.outbox.count...]
+                let result = IngestResult(
+                    alerts: job.message.alerts.count,
+                    queued: added.count,
+                    unchanged: max(0, job.message.alerts.count - added.count - unrouted),
+                    unrouted: unrouted
+                )
+                outcomes.append(.success((result, Set(added.map(\.route)))))
+                batch = changes
+            } catch {
+                outcomes.append(.failure(error))
+            }
+        }
+        guard !batch.working.isEmpty || !batch.outbox.isEmpty else { return outcomes }
+        let entries = Array(batch.working.values)
+        do {
+            try await store.commit(ledger: entries, outbox: batch.outbox)
+        } catch {
+            logger.error(
+                "Could not store webhooks; answering 503",
+                metadata: ["error": "\(error)", "webhooks": "\(jobs.count)"])
+            let failure = IngestError.storageUnavailable(reason: Self.reason(of: error))
+            return outcomes.map { outcome in outcome.flatMap { _ in .failure(failure) } }
+        }
+        ledger.apply(entries)
+        return outcomes
+    }
+
+    /// Decides every alert of one webhook into `changes`; returns how many alerts no route took.
+    private func decide(_ job: IngestJob, now: Date, into changes: inout Changes) throws(IngestError) -> Int {
+        let message = job.message
+        let keys = job.keys
+        let destinations = job.destinations
+        let prepared = job.prepared
         var unrouted = 0
         var groups: [(route: Route, alerts: [Alert])] = []
         for (index, ((alert, dedupKey), destination)) in zip(zip(message.alerts, keys), destinations).enumerated() {
@@ -176,22 +234,7 @@ public final class AlertPublisher: AlertIngesting {
         for group in groups {
             try decideGroup(group.alerts, route: group.route, message: message, now: now, into: &changes)
         }
-        let entries = Array(changes.working.values)
-        do {
-            try await store.commit(ledger: entries, outbox: changes.outbox)
-        } catch {
-            logger.error("Could not store a webhook; answering 503", metadata: ["error": "\(error)"])
-            throw .storageUnavailable(reason: Self.reason(of: error))
-        }
-        ledger.apply(entries)
-        let queuedAlerts = changes.outbox.count
-        let result = IngestResult(
-            alerts: message.alerts.count,
-            queued: queuedAlerts,
-            unchanged: max(0, message.alerts.count - queuedAlerts - unrouted),
-            unrouted: unrouted
-        )
-        return (result, Set(changes.outbox.map(\.route)))
+        return unrouted
     }
 
     /// Decides one alert on a route with one incident per alert (or a change announcement).

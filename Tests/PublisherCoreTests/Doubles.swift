@@ -95,6 +95,10 @@ final class InMemoryStore: PublisherStore {
         var nextID: Int64 = 1
         var failWrites = false
         var commits = 0
+        /// The number of outbox messages of each commit, in order.
+        var commitSizes: [Int] = []
+        var holdCommits = false
+        var heldCommits: [CheckedContinuation<Void, Never>] = []
     }
 
     let state = Mutex(State())
@@ -106,15 +110,41 @@ final class InMemoryStore: PublisherStore {
 
     func setFailWrites(_ fail: Bool) { state.withLock { $0.failWrites = fail } }
 
+    var commitSizes: [Int] { state.withLock { $0.commitSizes } }
+
+    /// From now on, a commit waits (after its failure check) until ``releaseHeldCommits()``.
+    func holdCommits() { state.withLock { $0.holdCommits = true } }
+
+    /// Commits waiting because of ``holdCommits()``.
+    var heldCommitCount: Int { state.withLock { $0.heldCommits.count } }
+
+    /// Stops holding commits and lets the waiting ones apply.
+    func releaseHeldCommits() {
+        let held = state.withLock { state in
+            state.holdCommits = false
+            defer { state.heldCommits = [] }
+            return state.heldCommits
+        }
+        for commit in held { commit.resume() }
+    }
+
     func loadLedger(seenSince date: Date) async throws -> [LedgerEntry] {
         state.withLock { $0.ledger.values.filter { $0.lastSeen >= date } }
     }
 
     @discardableResult
     func commit(ledger: [LedgerEntry], outbox: [OutboxMessage]) async throws -> [Int64] {
-        try state.withLock { state in
-            if state.failWrites { throw StoreError(reason: "disk full (test)") }
+        if state.withLock({ $0.failWrites }) { throw StoreError(reason: "disk full (test)") }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let wait = state.withLock { state in
+                if state.holdCommits { state.heldCommits.append(continuation) }
+                return state.holdCommits
+            }
+            if !wait { continuation.resume() }
+        }
+        return state.withLock { state in
             state.commits += 1
+            state.commitSizes.append(outbox.count)
             for entry in ledger { state.ledger[LedgerKey(route: entry.route, dedupKey: entry.dedupKey)] = entry }
             return outbox.map { message in
                 let id = state.nextID
