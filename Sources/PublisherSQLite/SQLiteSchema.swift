@@ -12,8 +12,71 @@ enum SQLiteSchema {
         migrator.registerMigration("v1", migrate: createVersion1)
         migrator.registerMigration("v2-ledger-lifecycle", migrate: addLedgerLifecycle)
         migrator.registerMigration("outbox-summary-index", migrate: createOutboxSummaryIndex)
+        migrator.registerMigration("v3-checks-without-in-lists", migrate: rewriteChecksWithoutInLists)
         return migrator
     }
+
+    /// SQLite evaluates a `CHECK (x IN ('a', 'b', …))` by building a temporary B-tree of the list for every row
+    /// written: seven of them per alert stored (four ledger columns, two outbox columns), which cost more than
+    /// the rows' own B-tree inserts. The same rules written as `x = 'a' OR x = 'b' …` are plain comparisons.
+    /// SQLite cannot change a constraint in place, so the two tables are rebuilt with their rows, their indexes
+    /// and the outbox's id sequence (ids are never given twice, even across this rebuild).
+    private static func rewriteChecksWithoutInLists(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE ledger_rebuilt (
+                route TEXT NOT NULL,
+                dedup_key TEXT NOT NULL,
+                last_action TEXT NOT NULL
+                    CHECK (last_action = 'trigger' OR last_action = 'acknowledge' OR last_action = 'resolve'),
+                last_action_at REAL NOT NULL,
+                starts_at REAL,
+                last_seen REAL NOT NULL,
+                subject TEXT NOT NULL DEFAULT 'alert'
+                    CHECK (subject = 'alert' OR subject = 'group' OR subject = 'change'),
+                members TEXT,
+                cause TEXT NOT NULL DEFAULT 'webhook'
+                    CHECK (cause = 'webhook' OR cause = 'silenced' OR cause = 'inhibited' OR cause = 'reconciled'),
+                summary TEXT,
+                source TEXT,
+                severity TEXT CHECK (
+                    severity IS NULL OR severity = 'critical' OR severity = 'error' OR severity = 'warning'
+                    OR severity = 'info'),
+                resolve_held_until REAL,
+                PRIMARY KEY (route, dedup_key)
+            ) STRICT, WITHOUT ROWID;
+            INSERT INTO ledger_rebuilt (\(ledgerColumns)) SELECT \(ledgerColumns) FROM ledger;
+            DROP TABLE ledger;
+            ALTER TABLE ledger_rebuilt RENAME TO ledger;
+            CREATE INDEX ledger_last_seen ON ledger (last_seen);
+
+            CREATE TABLE outbox_rebuilt (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                route TEXT NOT NULL,
+                kind TEXT NOT NULL CHECK (kind = 'trigger' OR kind = 'acknowledge' OR kind = 'resolve' OR kind = 'change'),
+                dedup_key TEXT CHECK (kind = 'change' OR dedup_key IS NOT NULL),
+                severity TEXT CHECK (
+                    severity IS NULL OR severity = 'critical' OR severity = 'error' OR severity = 'warning'
+                    OR severity = 'info'),
+                body BLOB NOT NULL,
+                created_at REAL NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                last_error TEXT
+            ) STRICT;
+            INSERT INTO outbox_rebuilt (\(outboxColumns)) SELECT \(outboxColumns) FROM outbox;
+            DELETE FROM sqlite_sequence WHERE name = 'outbox_rebuilt';
+            INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox_rebuilt', seq FROM sqlite_sequence WHERE name = 'outbox';
+            DROP TABLE outbox;
+            ALTER TABLE outbox_rebuilt RENAME TO outbox;
+            CREATE INDEX outbox_route_summary ON outbox (route, id, kind, dedup_key, severity);
+            """)
+    }
+
+    private static let ledgerColumns = """
+        route, dedup_key, last_action, last_action_at, starts_at, last_seen, subject, members, cause, summary, source, \
+        severity, resolve_held_until
+        """
+
+    private static let outboxColumns = "id, route, kind, dedup_key, severity, body, created_at, attempts, last_error"
 
     /// The dispatcher plans a lane from the summaries of up to thousands of pending messages, again every few
     /// deliveries: an index holding every summary column answers that without reading a single row (and its
