@@ -9,12 +9,18 @@
 --             thread 0 sends one webhook fewer and its first sequence numbers are skipped)
 -- Environment: LOAD_DELAY_MS, when set and > 0, is each connection's pause before its next request (paced
 -- load). It is read when the script loads because wrk decides whether to call delay() before init() runs.
+-- LOAD_STAGGER_MS (with LOAD_DELAY_MS) delays thread N's first request by N times this many milliseconds.
 -- Fingerprints are 16 hex digits: run (2), thread (2), then the alert's sequence number in the thread (12).
 
 local thread_count = 0
 
+-- LOAD_STAGGER_MS: with LOAD_DELAY_MS, thread N sends its first request after N times this many milliseconds,
+-- so that one connection per thread gives evenly spaced arrivals instead of bursts.
+local stagger_ms = tonumber(os.getenv("LOAD_STAGGER_MS") or "0")
+
 function setup(thread)
   thread:set("thread_id", thread_count)
+  thread:set("first_delay", thread_count * stagger_ms)
   thread_count = thread_count + 1
 end
 
@@ -36,7 +42,15 @@ end
 
 local delay_ms = tonumber(os.getenv("LOAD_DELAY_MS") or "0")
 if delay_ms > 0 then
-  function delay() return delay_ms end
+  function delay()
+    -- A thread's first request waits its stagger offset (see setup), so threads do not send in step.
+    if first_delay then
+      local wait = first_delay
+      first_delay = nil
+      return wait
+    end
+    return delay_ms
+  end
 end
 
 local head = '{"version":"4","groupKey":"{}:{alertname=\\"LoadTest\\"}","truncatedAlerts":0,"status":"firing",'
