@@ -17,8 +17,8 @@ enum SQLiteSchema {
     }
 
     /// SQLite evaluates a `CHECK (x IN ('a', 'b', …))` by building a temporary B-tree of the list for every row
-    /// written: seven of them per alert stored (four ledger columns, two outbox columns), which cost more than
-    /// the rows' own B-tree inserts. The same rules written as `x = 'a' OR x = 'b' …` are plain comparisons.
+    /// written: six per new alert stored (four ledger columns, two outbox columns), more when the ledger upsert
+    /// takes its update path, and together they cost more than the rows' own B-tree inserts. The same rules written as `x = 'a' OR x = 'b' …` are plain comparisons.
     /// SQLite cannot change a constraint in place, so the two tables are rebuilt with their rows, their indexes
     /// and the outbox's id sequence (ids are never given twice, even across this rebuild).
     private static func rewriteChecksWithoutInLists(_ db: Database) throws {
