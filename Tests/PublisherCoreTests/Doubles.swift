@@ -68,6 +68,32 @@ final class ManualClock: PublisherClock {
     }
 }
 
+/// A latch the test opens: `wait()` suspends until `open()`.
+final class Latch: Sendable {
+    private let state = Mutex<(isOpen: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let isOpen = state.withLock { state in
+                if !state.isOpen { state.waiters.append(continuation) }
+                return state.isOpen
+            }
+            if isOpen { continuation.resume() }
+        }
+    }
+
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
+
+    func open() {
+        let waiters = state.withLock { state in
+            state.isOpen = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
 /// Waits (bounded) until `condition` holds, yielding to other tasks; fails the wait after `limit`.
 func eventually(
     _ what: String,
@@ -97,8 +123,8 @@ final class InMemoryStore: PublisherStore {
         var commits = 0
         /// The number of outbox messages of each commit, in order.
         var commitSizes: [Int] = []
-        var holdCommits = false
-        var heldCommits: [CheckedContinuation<Void, Never>] = []
+        /// While set, commits wait on it (after their failure check).
+        var commitLatch: Latch?
     }
 
     let state = Mutex(State())
@@ -113,19 +139,18 @@ final class InMemoryStore: PublisherStore {
     var commitSizes: [Int] { state.withLock { $0.commitSizes } }
 
     /// From now on, a commit waits (after its failure check) until ``releaseHeldCommits()``.
-    func holdCommits() { state.withLock { $0.holdCommits = true } }
+    func holdCommits() { state.withLock { $0.commitLatch = Latch() } }
 
     /// Commits waiting because of ``holdCommits()``.
-    var heldCommitCount: Int { state.withLock { $0.heldCommits.count } }
+    var heldCommitCount: Int { state.withLock { $0.commitLatch?.waiterCount ?? 0 } }
 
     /// Stops holding commits and lets the waiting ones apply.
     func releaseHeldCommits() {
-        let held = state.withLock { state in
-            state.holdCommits = false
-            defer { state.heldCommits = [] }
-            return state.heldCommits
+        let latch = state.withLock { state in
+            defer { state.commitLatch = nil }
+            return state.commitLatch
         }
-        for commit in held { commit.resume() }
+        latch?.open()
     }
 
     func loadLedger(seenSince date: Date) async throws -> [LedgerEntry] {
@@ -134,14 +159,9 @@ final class InMemoryStore: PublisherStore {
 
     @discardableResult
     func commit(ledger: [LedgerEntry], outbox: [OutboxMessage]) async throws -> [Int64] {
-        if state.withLock({ $0.failWrites }) { throw StoreError(reason: "disk full (test)") }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let wait = state.withLock { state in
-                if state.holdCommits { state.heldCommits.append(continuation) }
-                return state.holdCommits
-            }
-            if !wait { continuation.resume() }
-        }
+        let (fail, latch) = state.withLock { ($0.failWrites, $0.commitLatch) }
+        if fail { throw StoreError(reason: "disk full (test)") }
+        await latch?.wait()
         return state.withLock { state in
             state.commits += 1
             state.commitSizes.append(outbox.count)

@@ -4,32 +4,6 @@ import PublisherCore
 import Synchronization
 import Testing
 
-/// A latch the test opens: `wait()` suspends until `open()`.
-final class Latch: Sendable {
-    private let state = Mutex<(isOpen: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let isOpen = state.withLock { state in
-                if !state.isOpen { state.waiters.append(continuation) }
-                return state.isOpen
-            }
-            if isOpen { continuation.resume() }
-        }
-    }
-
-    var waiterCount: Int { state.withLock { $0.waiters.count } }
-
-    func open() {
-        let waiters = state.withLock { state in
-            state.isOpen = true
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
-    }
-}
-
 /// Records the batches a `GroupCommit` processes; the first one can be held until the test opens a latch.
 final class BatchRecorder: Sendable {
     private let state = Mutex<(batches: [[Int]], active: Int, maximumActive: Int)>(([], 0, 0))

@@ -1,4 +1,5 @@
 import AlertmanagerModels
+import Foundation
 import PagerDutyEvents
 import PublisherCore
 import PublisherReceiver
@@ -7,6 +8,9 @@ import PublisherReceiver
 /// what the publisher does with every alert in it.
 ///
 /// - A body the decoder refuses must carry a reason (it becomes the 400 answer's text).
+/// - The receiver's byte-level decoder agrees with the `Decodable` conformance decoded by Foundation's
+///   `JSONDecoder` (the reference): what it accepts, the reference decodes to the same value; what it refuses
+///   and the reference accepts is invalid JSON (the reference is lenient there) or has a member twice.
 /// - An accepted alert without a usable dedup_key is refused by the publisher (400); otherwise each of trigger,
 ///   acknowledge and resolve maps to an event whose encoding is within PagerDuty's limits and re-decodes to the
 ///   same event, and the event-only path (`event(for:)`) yields that same event.
@@ -24,6 +28,7 @@ public enum WebhookFuzzCheck {
 
     /// Runs the checks on one input; traps when a property does not hold.
     public static func run(_ input: [UInt8]) {
+        checkAgainstReference(input)
         let message: WebhookMessage
         do {
             message = try RequestDecoding.webhookMessage(from: input)
@@ -33,6 +38,21 @@ public enum WebhookFuzzCheck {
         }
         for alert in message.alerts {
             check(inflated(alert), in: message)
+        }
+    }
+
+    private static func checkAgainstReference(_ input: [UInt8]) {
+        let reference = try? JSONDecoder().decode(WebhookMessage.self, from: Data(input))
+        do {
+            let message = try WebhookMessage(json: input)
+            PropertyCheck.require(
+                message == reference, "the byte decoder accepted a body that the reference refuses or decodes differently")
+        } catch {
+            guard reference != nil else { return }
+            let isSyntaxError = error.path.isEmpty && error.reason.hasPrefix("the body is not valid JSON")
+            PropertyCheck.require(
+                isSyntaxError || error.reason == "this member appears more than once in its object",
+                "the byte decoder refused a body the reference accepts: \(error)")
         }
     }
 
