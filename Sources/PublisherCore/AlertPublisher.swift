@@ -82,7 +82,9 @@ public final class AlertPublisher: AlertIngesting {
         let prepared = prepareEvents(message, keys: keys, destinations: destinations)
         let job = IngestJob(message: message, keys: keys, destinations: destinations, prepared: prepared)
         let outcome = await commits.submit(job) { jobs in
-            await gate.withGate { await decideAndStore(jobs) }
+            // In a task of its own: the batch holds other webhooks too, and the store gives up a write whose task
+            // is cancelled, so the cancellation of the one request leading it must not fail them all.
+            await Task { await gate.withGate { await decideAndStore(jobs) } }.value
         }
         let (result, touchedRoutes) = try outcome.get()
         for route in touchedRoutes.sorted() {

@@ -162,6 +162,8 @@ final class InMemoryStore: PublisherStore {
         let (fail, latch) = state.withLock { ($0.failWrites, $0.commitLatch) }
         if fail { throw StoreError(reason: "disk full (test)") }
         await latch?.wait()
+        // Like the SQLite store (GRDB), a write whose task is cancelled fails.
+        if Task.isCancelled { throw StoreError(reason: "cancelled (test)") }
         return state.withLock { state in
             state.commits += 1
             state.commitSizes.append(outbox.count)

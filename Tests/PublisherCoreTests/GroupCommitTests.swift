@@ -179,6 +179,20 @@ struct GroupCommitIngestTests {
         #expect(h.ledger.entry(for: LedgerKey(route: "default", dedupKey: DedupKey.ofGroup(""))) == nil)
     }
 
+    @Test func theCancellationOfTheRequestLeadingABatchFailsNoWebhookOfIt() async throws {
+        let h = H()
+        h.store.holdCommits()
+        let leader = Self.webhookTask(h, H.alert("a1"))
+        try await eventually("the first commit to be held") { h.store.heldCommitCount == 1 }
+        let follower = Self.webhookTask(h, H.alert("b1"))
+        try await eventually("the second webhook to wait") { h.publisher.webhooksWaitingForCommit == 1 }
+        leader.cancel()
+        h.store.releaseHeldCommits()
+        #expect(try await leader.value.get().queued == 1, "its commit was already under way: it completes")
+        #expect(try await follower.value.get().queued == 1)
+        #expect(h.queuedKinds == [.trigger, .trigger])
+    }
+
     @Test func aFailedCommitFailsEveryWebhookOfItsBatchAndLeavesTheLedgerAsItWas() async throws {
         let h = H()
         let (first, others) = try await Self.queueBehindAHeldCommit(
