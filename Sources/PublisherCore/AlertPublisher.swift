@@ -158,12 +158,41 @@ public final class AlertPublisher: AlertIngesting {
         var prepared: [Int: PreparedEvent]
     }
 
-    /// What a batch of webhooks adds to the store.
+    /// What a batch of webhooks adds to the store, with what the webhook being decided changed, so that a
+    /// webhook that fails can be taken back out without copying the whole batch for every webhook.
     private struct Changes {
         /// Decisions see the earlier ones of the batch: the same alert twice, in one body or in two webhooks of
         /// one batch, is one transition.
-        var working: [LedgerKey: LedgerEntry] = [:]
-        var outbox: [OutboxMessage] = []
+        private(set) var working: [LedgerKey: LedgerEntry] = [:]
+        private(set) var outbox: [OutboxMessage] = []
+        /// The entries the current webhook changed, as they were before it (`nil`: there was none).
+        private var priorEntries: [LedgerKey: LedgerEntry?] = [:]
+        private var outboxMark = 0
+
+        /// The outbox messages the current webhook added.
+        var addedByWebhook: ArraySlice<OutboxMessage> { outbox[outboxMark...] }
+
+        /// Starts a webhook's changes.
+        mutating func beginWebhook() {
+            priorEntries.removeAll(keepingCapacity: true)
+            outboxMark = outbox.count
+        }
+
+        mutating func setEntry(_ entry: LedgerEntry, for key: LedgerKey) {
+            if priorEntries[key] == nil { priorEntries[key] = .some(working[key]) }
+            working[key] = entry
+        }
+
+        mutating func append(_ message: OutboxMessage) {
+            outbox.append(message)
+        }
+
+        /// Takes the current webhook's changes back out.
+        mutating func undoWebhook() {
+            for (key, prior) in priorEntries { working[key] = prior }
+            outbox.removeSubrange(outboxMark...)
+            priorEntries.removeAll(keepingCapacity: true)
+        }
     }
 
     /// Decides the webhooks of a batch in order, then stores all their changes in one transaction (one fsync).
@@ -177,10 +206,10 @@ public final class AlertPublisher: AlertIngesting {
         var outcomes: [Result<(IngestResult, Set<String>), IngestError>] = []
         outcomes.reserveCapacity(jobs.count)
         for job in jobs {
-            var changes = batch
+            batch.beginWebhook()
             do {
-                let unrouted = try decide(job, now: now, into: &changes)
-                let added = changes.outbox[batch.outbox.count...]
+                let unrouted = try decide(job, now: now, into: &batch)
+                let added = batch.addedByWebhook
                 let result = IngestResult(
                     alerts: job.message.alerts.count,
                     queued: added.count,
@@ -188,8 +217,8 @@ public final class AlertPublisher: AlertIngesting {
                     unrouted: unrouted
                 )
                 outcomes.append(.success((result, Set(added.map(\.route)))))
-                batch = changes
             } catch {
+                batch.undoWebhook()
                 outcomes.append(.failure(error))
             }
         }
@@ -269,13 +298,13 @@ public final class AlertPublisher: AlertIngesting {
             subject: isChange ? .change : .alert,
             holdResolveFor: hold
         )
-        defer { changes.working[key] = decision.entry }
+        defer { changes.setEntry(decision.entry, for: key) }
         guard let action = decision.action else { return }
         if isChange {
             guard action == .trigger else { return }
             do throws(IngestError) {
                 let event = routeMapper.changeEvent(for: alert, in: message)
-                changes.outbox.append(try .change(event, route: route, at: now))
+                changes.append(try .change(event, route: route, at: now))
             } catch .invalidAlert(_, let reason) {
                 throw .invalidAlert(field: "alerts[\(index)]", reason: reason)
             } catch {
@@ -294,7 +323,7 @@ public final class AlertPublisher: AlertIngesting {
             }
         }
         if action == .trigger { decision.entry.remembered = EventMapper.remembered(from: encoded.event) }
-        changes.outbox.append(Self.outboxMessage(encoded, route: route, action: action, dedupKey: dedupKey, at: now))
+        changes.append(Self.outboxMessage(encoded, route: route, action: action, dedupKey: dedupKey, at: now))
     }
 
     /// Decides the one incident of the Alertmanager group `alerts` belong to, on a route with
@@ -330,7 +359,7 @@ public final class AlertPublisher: AlertIngesting {
             policy: policy,
             holdResolveFor: hold
         )
-        defer { changes.working[key] = decision.entry }
+        defer { changes.setEntry(decision.entry, for: key) }
         guard let action = decision.action else { return }
         let encoded: (event: AlertEvent, body: [UInt8])
         do {
@@ -340,7 +369,7 @@ public final class AlertPublisher: AlertIngesting {
             throw .invalidAlert(field: "alerts", reason: "the group event could not be encoded: \(error)")
         }
         if action == .trigger { decision.entry.remembered = EventMapper.remembered(from: encoded.event) }
-        changes.outbox.append(Self.outboxMessage(encoded, route: route, action: action, dedupKey: dedupKey, at: now))
+        changes.append(Self.outboxMessage(encoded, route: route, action: action, dedupKey: dedupKey, at: now))
     }
 
     /// Counts a resolve of an open incident with the flap detector; returns how long to hold it back when the

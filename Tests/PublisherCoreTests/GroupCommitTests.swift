@@ -179,6 +179,38 @@ struct GroupCommitIngestTests {
         #expect(h.ledger.entry(for: LedgerKey(route: "default", dedupKey: DedupKey.ofGroup(""))) == nil)
     }
 
+    @Test func aWebhookFailingAfterSomeOfItsDecisionsLeavesNoneOfThemInTheBatch() async throws {
+        let h = H(incidentPer: .group)
+        var announcement = H.alert("c1")
+        announcement.labels[AlertPublisher.changeEventLabel] = "true"
+        h.store.holdCommits()
+        let first = Self.webhookTask(h, H.alert("x0"))
+        try await eventually("the first commit to be held") { h.store.heldCommitCount == 1 }
+        // The change announcement is decided (and queued) before the group, which then fails: no group key.
+        let failing = Task { () -> Result<IngestResult, IngestError> in
+            do {
+                return .success(try await h.webhook([announcement, H.alert("b1")], groupKey: ""))
+            } catch let error as IngestError {
+                return .failure(error)
+            } catch {
+                return .failure(.storageUnavailable(reason: "unexpected"))
+            }
+        }
+        let fine = Self.webhookTask(h, H.alert("d1"), groupKey: "{}:{d=\"1\"}")
+        try await eventually("the other webhooks to wait") { h.publisher.webhooksWaitingForCommit == 2 }
+        h.store.releaseHeldCommits()
+        _ = await first.value
+        guard case .failure(.invalidAlert(let field, _)) = await failing.value else {
+            Issue.record("the webhook without a group key was not refused")
+            return
+        }
+        #expect(field == "groupKey")
+        #expect(try await fine.value.get().queued == 1)
+        #expect(h.store.commitSizes == [1, 1], "the failed webhook's change event is not stored")
+        #expect(!h.queuedKinds.contains(.change))
+        #expect(h.entry("c1") == nil, "nor its ledger entry")
+    }
+
     @Test func theCancellationOfTheRequestLeadingABatchFailsNoWebhookOfIt() async throws {
         let h = H()
         h.store.holdCommits()
