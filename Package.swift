@@ -66,6 +66,7 @@ let package = Package(
             dependencies: [
                 "PublisherCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -18,6 +18,8 @@ public final class SQLiteStore: PublisherStore, Sendable {
     /// The database file.
     public let path: String
     let pool: DatabasePool
+    /// Runs the checkpoints off the commit path; `nil` for a read-only store.
+    let checkpointer: WALCheckpointer?
 
     /// Opens (and creates, with its parent directory, when missing) the database at `path`, and brings its
     /// schema up to date.
@@ -34,9 +36,17 @@ public final class SQLiteStore: PublisherStore, Sendable {
         } catch {
             throw StoreError(failure: error, while: "opening the database", at: path)
         }
-        try prepareSchema(readOnly: configuration.readOnly)
-        if !configuration.readOnly {
-            try applySynchronousMode(configuration.synchronous)
+        try Self.prepareSchema(of: pool, at: path, readOnly: configuration.readOnly)
+        if configuration.readOnly {
+            checkpointer = nil
+        } else {
+            try Self.applySynchronousMode(configuration.synchronous, to: pool, at: path)
+            do {
+                checkpointer = try WALCheckpointer(
+                    pool: pool, path: path, policy: configuration.checkpoints, synchronous: configuration.synchronous)
+            } catch {
+                throw StoreError(failure: error, while: "opening the checkpoint connection", at: path)
+            }
         }
     }
 
@@ -59,6 +69,7 @@ public final class SQLiteStore: PublisherStore, Sendable {
     /// Blocks briefly: call it at shutdown.
     public func close() throws(StoreError) {
         do {
+            try checkpointer?.close()
             try pool.close()
         } catch {
             throw StoreError(failure: error, while: "closing the database", at: path)
@@ -112,7 +123,7 @@ public final class SQLiteStore: PublisherStore, Sendable {
     }
 
     /// Migrates a writable file; checks that a read-only one is already migrated.
-    private func prepareSchema(readOnly: Bool) throws(StoreError) {
+    private static func prepareSchema(of pool: DatabasePool, at path: String, readOnly: Bool) throws(StoreError) {
         let migrator = SQLiteSchema.migrator
         do {
             let (complete, superseded) = try pool.read { db in
@@ -136,7 +147,9 @@ public final class SQLiteStore: PublisherStore, Sendable {
     }
 
     /// GRDB's pool sets `synchronous = NORMAL` on its writer when it enables WAL; this overrides it.
-    private func applySynchronousMode(_ mode: SQLiteSynchronousMode) throws(StoreError) {
+    private static func applySynchronousMode(
+        _ mode: SQLiteSynchronousMode, to pool: DatabasePool, at path: String
+    ) throws(StoreError) {
         do {
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(mode.pragmaValue)")

@@ -13,11 +13,39 @@ public struct SQLiteStoreConfiguration: Sendable, Hashable {
     /// (including ``SQLiteStore/checkWritable()``) fails. For inspection tools and for tests of the failure paths.
     public var readOnly: Bool
 
+    /// When the write-ahead log is copied back into the database file. Default ``SQLiteCheckpointPolicy/init()``.
+    public var checkpoints: SQLiteCheckpointPolicy
+
     /// Creates a configuration; the defaults are the ones the daemon runs with.
-    public init(busyTimeout: Double = 5, synchronous: SQLiteSynchronousMode = .full, readOnly: Bool = false) {
+    public init(
+        busyTimeout: Double = 5,
+        synchronous: SQLiteSynchronousMode = .full,
+        readOnly: Bool = false,
+        checkpoints: SQLiteCheckpointPolicy = .init()
+    ) {
         self.busyTimeout = busyTimeout
         self.synchronous = synchronous
         self.readOnly = readOnly
+        self.checkpoints = checkpoints
+    }
+}
+
+/// When the write-ahead log is copied back into the database file (a checkpoint), by its length in pages.
+///
+/// A checkpoint normally runs on a connection of the store's own, beside the writer, so no commit waits for
+/// it; the writer checkpoints itself only when the log grows past ``writerPages``.
+public struct SQLiteCheckpointPolicy: Sendable, Hashable {
+    /// Past this many pages in the log, a background connection checkpoints. Default 1,000 (SQLite's own
+    /// automatic threshold: about 4 MB).
+    public var backgroundPages: Int
+    /// Past this many pages, the writer checkpoints before its commit returns, as SQLite does by default: the
+    /// bound on the log when the background connection cannot keep up. Default 10,000 (about 40 MB).
+    public var writerPages: Int
+
+    /// Creates a policy; `writerPages` is raised to `backgroundPages` when smaller, and both to at least 1.
+    public init(backgroundPages: Int = 1_000, writerPages: Int = 10_000) {
+        self.backgroundPages = max(1, backgroundPages)
+        self.writerPages = max(self.backgroundPages, writerPages)
     }
 }
 

@@ -42,7 +42,7 @@ struct SQLiteSchemaRebuildTests {
         ]
     )
     func checksStillRefuse(_ sql: String) async throws {
-        try await withTemporaryStore { store, _ in
+        _ = try await withTemporaryStore { store, _ in
             await #expect(throws: DatabaseError.self) {
                 try await store.pool.write { db in try db.execute(sql: sql) }
             }
