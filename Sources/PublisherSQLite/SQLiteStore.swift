@@ -68,11 +68,20 @@ public final class SQLiteStore: PublisherStore, Sendable {
     /// Closes the database file. Waits for running transactions; every later call throws a ``StoreError``.
     /// Blocks briefly: call it at shutdown.
     public func close() throws(StoreError) {
+        // The pool closes even when the checkpoint connection did not; the first failure is the one reported.
+        var checkpointerFailure: (any Error)?
         do {
             try checkpointer?.close()
+        } catch {
+            checkpointerFailure = error
+        }
+        do {
             try pool.close()
         } catch {
             throw StoreError(failure: error, while: "closing the database", at: path)
+        }
+        if let checkpointerFailure {
+            throw StoreError(failure: checkpointerFailure, while: "closing the checkpoint connection", at: path)
         }
     }
 

@@ -14,23 +14,26 @@ struct SQLiteCheckpointTests {
         try await store.commit(ledger: [], outbox: messages)
     }
 
-    /// Keeps the checkpointer's own connection busy until the returned semaphore is signalled.
-    private func holdBackgroundConnection(of checkpointer: WALCheckpointer) -> DispatchSemaphore {
-        let release = DispatchSemaphore(value: 0)
-        checkpointer.connection.asyncWriteWithoutTransaction { _ in release.wait() }
-        return release
+    /// Runs `body` with a fresh store whose checkpointer's own connection is kept busy (no background checkpoint
+    /// can run) until `body` calls the release it is given, or returns.
+    private func withBackgroundConnectionHeld(
+        _ policy: SQLiteCheckpointPolicy,
+        _ body: (SQLiteStore, WALCheckpointer, _ release: () -> Void) async throws -> Void
+    ) async throws {
+        try await withTemporaryStore(configuration: SQLiteStoreConfiguration(checkpoints: policy)) { store, _ in
+            let checkpointer = try #require(store.checkpointer)
+            let held = DispatchSemaphore(value: 0)
+            checkpointer.connection.asyncWriteWithoutTransaction { _ in held.wait() }
+            // A second signal after `body` released it already is harmless: nothing waits any more.
+            defer { held.signal() }
+            try await body(store, checkpointer, { held.signal() })
+        }
     }
 
     @Test("a commit past the threshold leaves the checkpoint to the background connection, and the log restarts after it")
     func backgroundConnectionCheckpoints() async throws {
-        let configuration = SQLiteStoreConfiguration(
-            checkpoints: SQLiteCheckpointPolicy(backgroundPages: 50, writerPages: 100_000))
-        try await withTemporaryStore(configuration: configuration) { store, _ in
-            let checkpointer = try #require(store.checkpointer)
-            let release = holdBackgroundConnection(of: checkpointer)
-            var released = false
-            defer { if !released { release.signal() } }
-
+        try await withBackgroundConnectionHeld(SQLiteCheckpointPolicy(backgroundPages: 50, writerPages: 100_000)) {
+            store, checkpointer, release in
             for round in 0..<10 {
                 try await commitPages(store, round: round)
             }
@@ -41,8 +44,7 @@ struct SQLiteCheckpointTests {
             #expect(waiting.background == 0)
             #expect(waiting.byWriter == 0)
 
-            release.signal()
-            released = true
+            release()
             checkpointer.waitForQueuedCheckpoint()
             let checkpointed = checkpointer.statistics
             #expect(checkpointed.background == 1)
@@ -58,13 +60,8 @@ struct SQLiteCheckpointTests {
 
     @Test("when the background connection falls behind, the writer checkpoints at its own bound")
     func writerCheckpointsAtItsBound() async throws {
-        let configuration = SQLiteStoreConfiguration(
-            checkpoints: SQLiteCheckpointPolicy(backgroundPages: 20, writerPages: 100))
-        try await withTemporaryStore(configuration: configuration) { store, _ in
-            let checkpointer = try #require(store.checkpointer)
-            let release = holdBackgroundConnection(of: checkpointer)
-            defer { release.signal() }
-
+        try await withBackgroundConnectionHeld(SQLiteCheckpointPolicy(backgroundPages: 20, writerPages: 100)) {
+            store, checkpointer, _ in
             var round = 0
             while checkpointer.statistics.byWriter == 0 && round < 50 {
                 try await commitPages(store, round: round)
