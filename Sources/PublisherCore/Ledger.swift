@@ -169,33 +169,73 @@ public struct LedgerKey: Sendable, Hashable {
 
 /// The in-memory side of the ledger: fingerprint → last action, written through to the store by its callers
 /// and reloaded from it at start. Lookups and updates are O(1); nothing on the webhook path scans it.
+///
+/// The entries are spread over ``shardCount`` dictionaries, each behind its own lock. A dictionary that outgrows
+/// its storage rehashes every entry while its lock is held, and ``expire(seenBefore:)`` walks every entry: with
+/// one dictionary of 500,000 entries either held every lookup, and with them the threads of the Swift
+/// concurrency pool, for over half a second. A shard holds a 64th of the entries, so it grows and is swept in a
+/// 64th of the time, and only lookups of that shard wait.
+///
+/// An ``apply(_:)`` of several entries updates the shards one after another, so a reader can see some of them
+/// before the others; the writers decide under the ledger gate, which serialises them.
 public final class LedgerCache: Sendable {
-    private struct State {
+    private struct Shard {
         var entries: [LedgerKey: LedgerEntry] = [:]
         /// Entries with a damped resolve pending, so releasing them never scans everything.
         var held: Set<LedgerKey> = []
+
+        mutating func remember(_ entry: LedgerEntry) {
+            let key = entry.key
+            entries[key] = entry
+            if entry.resolveHeldUntil != nil {
+                held.insert(key)
+            } else {
+                held.remove(key)
+            }
+        }
     }
 
-    private let state = Mutex(State())
+    /// One shard behind its lock (a `Mutex` cannot be an array element itself).
+    private final class LockedShard: Sendable {
+        private let shard = Mutex(Shard())
 
-    public init() {}
+        func withLock<T>(_ body: (inout Shard) -> T) -> T {
+            shard.withLock { body(&$0) }
+        }
+    }
+
+    /// How many shards the entries are spread over.
+    public static let shardCount = 64
+
+    private let shards: [LockedShard]
+
+    public init() {
+        shards = (0..<Self.shardCount).map { _ in LockedShard() }
+    }
+
+    private func shard(for key: LedgerKey) -> Int {
+        // `hashValue` is seeded per process, which only changes which shard a key lands in.
+        Int(UInt(bitPattern: key.hashValue) % UInt(Self.shardCount))
+    }
 
     /// The entry for `key`, if remembered.
     public func entry(for key: LedgerKey) -> LedgerEntry? {
-        state.withLock { $0.entries[key] }
+        shards[shard(for: key)].withLock { $0.entries[key] }
     }
 
     /// Remembers `newEntries`, replacing entries with the same key.
     public func apply(_ newEntries: [LedgerEntry]) {
-        state.withLock { state in
-            for entry in newEntries {
-                let key = entry.key
-                state.entries[key] = entry
-                if entry.resolveHeldUntil != nil {
-                    state.held.insert(key)
-                } else {
-                    state.held.remove(key)
-                }
+        if newEntries.count == 1, let entry = newEntries.first {
+            shards[shard(for: entry.key)].withLock { $0.remember(entry) }
+            return
+        }
+        var byShard: [Int: [LedgerEntry]] = [:]
+        for entry in newEntries {
+            byShard[shard(for: entry.key), default: []].append(entry)
+        }
+        for (index, entries) in byShard {
+            shards[index].withLock { shard in
+                for entry in entries { shard.remember(entry) }
             }
         }
     }
@@ -203,31 +243,39 @@ public final class LedgerCache: Sendable {
     /// Forgets entries last seen before `date`, except those with a resolve still held; returns how many.
     @discardableResult
     public func expire(seenBefore date: Date) -> Int {
-        state.withLock { state in
-            let before = state.entries.count
-            state.entries = state.entries.filter { $0.value.lastSeen >= date || $0.value.resolveHeldUntil != nil }
-            return before - state.entries.count
+        shards.reduce(0) { forgotten, shard in
+            forgotten + shard.withLock { shard in
+                let before = shard.entries.count
+                shard.entries = shard.entries.filter { $0.value.lastSeen >= date || $0.value.resolveHeldUntil != nil }
+                return before - shard.entries.count
+            }
         }
     }
 
-    /// The entries `isIncluded` picks (a copy: the Alertmanager sync walks it without holding the lock).
+    /// The entries `isIncluded` picks (a copy: the Alertmanager sync walks it without holding a lock).
     public func entries(where isIncluded: (LedgerEntry) -> Bool) -> [LedgerEntry] {
-        state.withLock { state in state.entries.values.filter(isIncluded) }
+        shards.flatMap { shard in
+            shard.withLock { shard in shard.entries.values.filter(isIncluded) }
+        }
     }
 
     /// Entries whose held resolve is due at `date`.
     public func heldResolves(dueAt date: Date) -> [LedgerEntry] {
-        state.withLock { state in
-            state.held.compactMap { key in
-                guard let entry = state.entries[key], let due = entry.resolveHeldUntil, due <= date else { return nil }
-                return entry
+        shards.flatMap { shard in
+            shard.withLock { shard in
+                shard.held.compactMap { key in
+                    guard let entry = shard.entries[key], let due = entry.resolveHeldUntil, due <= date else {
+                        return nil
+                    }
+                    return entry
+                }
             }
         }
     }
 
     /// How many entries are remembered.
     public var count: Int {
-        state.withLock { $0.entries.count }
+        shards.reduce(0) { count, shard in count + shard.withLock { $0.entries.count } }
     }
 }
 
