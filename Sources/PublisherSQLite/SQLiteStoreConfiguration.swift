@@ -35,15 +35,16 @@ public struct SQLiteStoreConfiguration: Sendable, Hashable {
 /// A checkpoint normally runs on a connection of the store's own, beside the writer, so no commit waits for
 /// it; the writer checkpoints itself only when the log grows past ``writerPages``.
 public struct SQLiteCheckpointPolicy: Sendable, Hashable {
-    /// Past this many pages in the log, a background connection checkpoints. Default 1,000 (SQLite's own
-    /// automatic threshold: about 4 MB).
+    /// Past this many pages in the log, a background connection checkpoints. Default 200 (about 800 KB): each
+    /// checkpoint then writes little, so the log syncs of the commits running beside it wait little for the
+    /// disk (SQLite's own automatic threshold is 1,000; see docs/performance.md for the comparison).
     public var backgroundPages: Int
     /// Past this many pages, the writer checkpoints before its commit returns, as SQLite does by default: the
     /// bound on the log when the background connection cannot keep up. Default 10,000 (about 40 MB).
     public var writerPages: Int
 
     /// Creates a policy; `writerPages` is raised to `backgroundPages` when smaller, and both to at least 1.
-    public init(backgroundPages: Int = 1_000, writerPages: Int = 10_000) {
+    public init(backgroundPages: Int = 200, writerPages: Int = 10_000) {
         self.backgroundPages = max(1, backgroundPages)
         self.writerPages = max(self.backgroundPages, writerPages)
     }

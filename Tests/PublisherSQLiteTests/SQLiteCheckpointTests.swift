@@ -131,7 +131,7 @@ struct SQLiteCheckpointTests {
     @Test("the policy keeps its bounds ordered and positive")
     func policyBounds() {
         let defaults = SQLiteCheckpointPolicy()
-        #expect(defaults.backgroundPages == 1_000)
+        #expect(defaults.backgroundPages == 200)
         #expect(defaults.writerPages == 10_000)
         let inverted = SQLiteCheckpointPolicy(backgroundPages: 500, writerPages: 100)
         #expect(inverted.writerPages == 500)
