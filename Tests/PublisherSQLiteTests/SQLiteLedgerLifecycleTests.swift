@@ -44,17 +44,12 @@ struct SQLiteLedgerLifecycleTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let path = directory.path("old.sqlite")
-        do {
-            let queue = try DatabaseQueue(path: path)
-            try SQLiteSchema.migrator.migrate(queue, upTo: "v1")
-            try await queue.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT INTO ledger (route, dedup_key, last_action, last_action_at, starts_at, last_seen)
-                        VALUES ('default', 'a', 'trigger', 10, NULL, 20)
-                        """)
-            }
-        }
+        try await writeDatabase(
+            at: path, migratedUpTo: "v1",
+            sql: """
+                INSERT INTO ledger (route, dedup_key, last_action, last_action_at, starts_at, last_seen)
+                VALUES ('default', 'a', 'trigger', 10, NULL, 20)
+                """)
         let store = try SQLiteStore(path: path)
         defer { try? store.close() }
         let loaded = try await store.loadLedger(seenSince: .distantPast)

@@ -54,26 +54,20 @@ struct SQLiteSchemaRebuildTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let path = directory.path("previous.sqlite")
-        do {
-            let queue = try DatabaseQueue(path: path)
-            try SQLiteSchema.migrator.migrate(queue, upTo: "outbox-summary-index")
-            try await queue.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT INTO ledger (route, dedup_key, last_action, last_action_at, starts_at, last_seen, subject,
-                            members, cause, summary, source, severity, resolve_held_until)
-                        VALUES ('default', 'a', 'acknowledge', 10, 5, 20, 'alert', NULL, 'silenced', 'Disk full', 'db-1',
-                            'critical', NULL),
-                            ('default', 'g', 'trigger', 11, NULL, 21, 'group', '["x","y"]', 'webhook', NULL, NULL, NULL, 99);
-                        INSERT INTO outbox (route, kind, dedup_key, severity, body, created_at, attempts, last_error)
-                        VALUES ('default', 'trigger', 'a', 'critical', x'7B7D', 1, 3, 'HTTP 502'),
-                            ('other', 'change', NULL, NULL, x'00FF', 2, 0, NULL),
-                            ('default', 'resolve', 'a', NULL, x'01', 3, 0, NULL);
-                        DELETE FROM outbox WHERE id = 3;
-                        """)
-            }
-            try queue.close()
-        }
+        try await writeDatabase(
+            at: path, migratedUpTo: "outbox-summary-index",
+            sql: """
+                INSERT INTO ledger (route, dedup_key, last_action, last_action_at, starts_at, last_seen, subject,
+                    members, cause, summary, source, severity, resolve_held_until)
+                VALUES ('default', 'a', 'acknowledge', 10, 5, 20, 'alert', NULL, 'silenced', 'Disk full', 'db-1',
+                    'critical', NULL),
+                    ('default', 'g', 'trigger', 11, NULL, 21, 'group', '["x","y"]', 'webhook', NULL, NULL, NULL, 99);
+                INSERT INTO outbox (route, kind, dedup_key, severity, body, created_at, attempts, last_error)
+                VALUES ('default', 'trigger', 'a', 'critical', x'7B7D', 1, 3, 'HTTP 502'),
+                    ('other', 'change', NULL, NULL, x'00FF', 2, 0, NULL),
+                    ('default', 'resolve', 'a', NULL, x'01', 3, 0, NULL);
+                DELETE FROM outbox WHERE id = 3;
+                """)
         let store = try SQLiteStore(path: path)
         defer { try? store.close() }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import PagerDutyEvents
 import PublisherCore
 @testable import PublisherSQLite
@@ -33,6 +34,15 @@ func withTemporaryStore<T>(
     let store = try SQLiteStore(path: directory.path("publisher.sqlite"), configuration: configuration)
     defer { try? store.close() }
     return try await body(store, directory)
+}
+
+/// Creates the database at `path` with the schema as it was after `migration`, runs `sql` on it (the rows an
+/// older daemon would have written), and closes it: the starting point of the upgrade tests.
+func writeDatabase(at path: String, migratedUpTo migration: String, sql: String) async throws {
+    let queue = try DatabaseQueue(path: path)
+    try SQLiteSchema.migrator.migrate(queue, upTo: migration)
+    try await queue.write { db in try db.execute(sql: sql) }
+    try queue.close()
 }
 
 /// Fixed times built from seconds since 1970, so they round-trip through the store exactly.
