@@ -131,6 +131,13 @@ let package = Package(
             path: "Tests/FakePagerDutyServer",
             swiftSettings: swiftSettings
         ),
+        // Checks that need the optimizer: run against the release build (Tests/IntegrationTests/ReleaseBuildTests).
+        .executableTarget(
+            name: "ReleaseCanary",
+            dependencies: ["PublisherCore", "AlertmanagerModels"],
+            path: "Tests/ReleaseCanary",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PagerDutyEventsTests",
             dependencies: ["PagerDutyEvents", "PublisherTestSupport"],

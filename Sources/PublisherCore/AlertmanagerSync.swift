@@ -187,7 +187,7 @@ public final class AlertmanagerSync: Service {
 
     /// Reads every Alertmanager once and queues what their state calls for.
     public func poll() async {
-        let answers = await readAll()
+        let answers = await AlertmanagerReads.readEach(sources)
         let now = clock.now
         var views: [String: [AlertmanagerView]] = [:]
         var everyAnswered = true
@@ -214,23 +214,6 @@ public final class AlertmanagerSync: Service {
         }
         await gate.withGate {
             await apply(views: views.mapValues(AlertmanagerView.merging), everyAnswered: everyAnswered, now: now)
-        }
-    }
-
-    private func readAll() async -> [Result<[ObservedAlert], any Error>] {
-        await withTaskGroup(of: (Int, Result<[ObservedAlert], any Error>).self) { group in
-            for (index, source) in sources.enumerated() {
-                group.addTask {
-                    do {
-                        return (index, .success(try await source.currentAlerts()))
-                    } catch {
-                        return (index, .failure(error))
-                    }
-                }
-            }
-            var answers = [Result<[ObservedAlert], any Error>?](repeating: nil, count: sources.count)
-            for await (index, answer) in group { answers[index] = answer }
-            return answers.map { $0 ?? .failure(CancellationError()) }
         }
     }
 

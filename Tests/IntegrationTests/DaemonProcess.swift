@@ -71,8 +71,13 @@ final class DaemonProcess: Sendable {
 
     /// Runs the binary to completion with `arguments` (for commands that exit by themselves).
     static func runToExit(_ arguments: [String], environment: [String: String] = [:]) throws -> Exit {
+        try run(executable: binaryURL.path, arguments: arguments, environment: environment)
+    }
+
+    /// Runs any executable to completion with `arguments`, in the clean environment plus `environment`.
+    static func run(executable: String, arguments: [String], environment: [String: String] = [:]) throws -> Exit {
         let process = Process()
-        process.executableURL = binaryURL
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = cleanEnvironment.merging(environment) { _, new in new }
         let stdout = Pipe()

@@ -46,16 +46,16 @@ struct GroupCommitTests {
         let commits = GroupCommit<Int, Int>(maximumBatchSize: 8)
         let recorder = BatchRecorder(holdingFirstBatch: true)
         let latch = try #require(recorder.firstBatchLatch)
-        try await withThrowingTaskGroup(of: (Int, Int).self) { group in
-            group.addTask { (0, await commits.submit(0) { await recorder.process($0) }) }
+        try await withThrowingTaskGroup(of: JobOutcome.self) { group in
+            group.addTask { JobOutcome(job: 0, outcome: await commits.submit(0) { await recorder.process($0) }) }
             try await eventually("the first batch to start") { latch.waiterCount == 1 }
             for job in 1...5 {
-                group.addTask { (job, await commits.submit(job) { await recorder.process($0) }) }
+                group.addTask { JobOutcome(job: job, outcome: await commits.submit(job) { await recorder.process($0) }) }
             }
             try await eventually("five jobs to wait") { commits.waitingJobs == 5 }
             latch.open()
-            for try await (job, outcome) in group {
-                #expect(outcome == job * 10, "job \(job) got another job's outcome")
+            for try await reply in group {
+                #expect(reply.outcome == reply.job * 10, "job \(reply.job) got another job's outcome")
             }
         }
         #expect(recorder.batches.count == 2)
@@ -84,12 +84,12 @@ struct GroupCommitTests {
     @Test func manyConcurrentSubmittersEachGetTheirOwnOutcomeAndBatchesNeverOverlap() async {
         let commits = GroupCommit<Int, Int>(maximumBatchSize: 16)
         let recorder = BatchRecorder(holdingFirstBatch: false)
-        let outcomes = await withTaskGroup(of: (Int, Int).self) { group in
+        let outcomes = await withTaskGroup(of: JobOutcome.self) { group in
             for job in 0..<200 {
-                group.addTask { (job, await commits.submit(job) { await recorder.process($0) }) }
+                group.addTask { JobOutcome(job: job, outcome: await commits.submit(job) { await recorder.process($0) }) }
             }
             var outcomes: [Int: Int] = [:]
-            for await (job, outcome) in group { outcomes[job] = outcome }
+            for await reply in group { outcomes[reply.job] = reply.outcome }
             return outcomes
         }
         #expect(outcomes.count == 200)
@@ -243,4 +243,11 @@ struct GroupCommitIngestTests {
         #expect(try await h.webhook([H.alert("b1")]).queued == 1, "Alertmanager's retry is decided afresh")
         #expect(h.queuedKinds == [.trigger, .trigger])
     }
+}
+
+/// A job and the outcome it got, handed back from a child task as a struct: an `(Int, Int)` tuple built around an
+/// `await` is the shape Swift 6.3.1 miscompiles in release builds (see `AlertmanagerReads`).
+private struct JobOutcome: Sendable {
+    let job: Int
+    let outcome: Int
 }
