@@ -251,7 +251,7 @@ final class ScriptedTransport: HTTPTransport {
         case failure(TransportError)
     }
 
-    struct Request: Sendable {
+    struct Request: Sendable, CustomStringConvertible {
         var url: String
         var body: [UInt8]
         /// The clock's monotonic time when the request arrived (zero without a clock).
@@ -259,6 +259,10 @@ final class ScriptedTransport: HTTPTransport {
         /// The status answered (nil for a transport failure).
         var status: Int? = nil
         var routingKey: String? { json["routing_key"] as? String }
+        /// For failure messages: the status, time and event, not the body's bytes.
+        var description: String {
+            "\(status.map(String.init) ?? "failure") at \(uptime): \(json["event_action"] ?? "change") \(json["dedup_key"] ?? "")"
+        }
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
     }
 
