@@ -48,18 +48,23 @@ public struct DeliveryReport: Sendable, Hashable {
     public var httpStatus: Int?
     /// From just before encoding to the end of the answer (or the failure).
     public var duration: Duration
+    /// False when the request never left the process (a dry run): the answer was made up, not PagerDuty's.
+    public var wasSent: Bool
 
     /// Creates a report.
-    public init(endpoint: EventsEndpoint, outcome: DeliveryOutcome, httpStatus: Int?, duration: Duration) {
+    public init(endpoint: EventsEndpoint, outcome: DeliveryOutcome, httpStatus: Int?, duration: Duration, wasSent: Bool = true) {
         self.endpoint = endpoint
         self.outcome = outcome
         self.httpStatus = httpStatus
         self.duration = duration
+        self.wasSent = wasSent
     }
 
     /// The `status` label of `pagerduty_api_requests_total`: the HTTP status code, or `timeout` / `network` when no
-    /// answer came back (`client_error` for an event rejected before sending).
+    /// answer came back (`client_error` for an event rejected before sending), or `dry_run` for a request that was
+    /// never sent.
     public var statusLabel: String {
+        if !wasSent, httpStatus != nil { return "dry_run" }
         if let httpStatus { return String(httpStatus) }
         switch outcome {
         case .timeout: return "timeout"

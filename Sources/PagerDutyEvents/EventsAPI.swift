@@ -55,4 +55,11 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
 public protocol HTTPTransport: Sendable {
     /// POSTs `body` to `url` with `headers`, throwing ``TransportError`` when no HTTP answer came back.
     func post(url: String, headers: [(String, String)], body: [UInt8]) async throws(TransportError) -> HTTPResponse
+    /// Whether requests really leave the process; false for ``DryRunTransport``, whose answers PagerDuty never gave.
+    var sendsRequests: Bool { get }
+}
+
+extension HTTPTransport {
+    /// A transport sends its requests unless it says otherwise.
+    public var sendsRequests: Bool { true }
 }

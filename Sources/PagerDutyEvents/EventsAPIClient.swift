@@ -46,7 +46,8 @@ public struct EventsAPIClient: Sendable {
                 endpoint: endpoint,
                 outcome: classifier.classify(response),
                 httpStatus: response.status,
-                duration: clock.now - start
+                duration: clock.now - start,
+                wasSent: transport.sendsRequests
             )
         } catch {
             return DeliveryReport(endpoint: endpoint, outcome: classifier.classify(error), httpStatus: nil, duration: clock.now - start)

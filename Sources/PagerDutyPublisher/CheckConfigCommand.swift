@@ -13,6 +13,17 @@ struct CheckConfigCommand: ParsableCommand {
     @Option(help: "The YAML configuration file. [env: PAGERDUTY_PUBLISHER_CONFIG]")
     var config: String?
 
+    /// The names of routes that use the same key, in configuration order, for each key used by more than one.
+    static func routesSharingAKey(_ routes: [Route]) -> [[String]] {
+        var namesByKey: [String: [String]] = [:]
+        var keys: [String] = []
+        for route in routes {
+            if namesByKey[route.routingKey] == nil { keys.append(route.routingKey) }
+            namesByKey[route.routingKey, default: []].append(route.name)
+        }
+        return keys.compactMap { namesByKey[$0]!.count > 1 ? namesByKey[$0] : nil }
+    }
+
     func run() throws {
         guard let path = config ?? ProcessInfo.processInfo.environment["PAGERDUTY_PUBLISHER_CONFIG"] else {
             throw ValidationError("Name the file to check with --config or PAGERDUTY_PUBLISHER_CONFIG.")
@@ -24,6 +35,9 @@ struct CheckConfigCommand: ParsableCommand {
                 let matchers = route.matchers.isEmpty ? "only through /v1/alertmanager/\(route.name)" : route.matchers.map(\.description).joined(separator: ", ")
                 let lifecycle = "silenced: \(route.mutePolicy.silenced.rawValue), inhibited: \(route.mutePolicy.inhibited.rawValue), incident per \(route.incidentPer.rawValue)"
                 print("  \(route.name): \(matchers) (\(lifecycle))")
+            }
+            for names in Self.routesSharingAKey(configuration.routes) {
+                print("  \(names.joined(separator: ", ")) share one routing key: one rate budget and one 429 pause.")
             }
         } catch {
             FileHandle.standardError.write(Data("\(error.problems.count) problem\(error.problems.count == 1 ? "" : "s"):\n".utf8))

@@ -34,14 +34,21 @@ public struct DispatcherConfiguration: Sendable, Hashable {
     }
 }
 
-/// Delivers the outbox to PagerDuty: one lane per route, each with its own rate limiter and backoff, so a failing
-/// or throttled route never delays another, and the receiver never waits for any of them.
+/// Delivers the outbox to PagerDuty: one lane per routing key, shared by every route that uses that key, so
+/// the key never gets more than ``DispatcherConfiguration/rateLimitPerMinute`` requests in any 60 seconds and a
+/// 429 pauses every route on it. PagerDuty counts its limit per routing key, and teams often point several
+/// routes (or a route and the default) at one integration. A failing or throttled key never delays another,
+/// and the receiver never waits for any of them.
+///
+/// A lane finds its routes by their current key at every plan and before every request, so a key rotated in
+/// its file (a configuration reload) moves the route's queued events to the new key's lane and budget. Events
+/// of a route that is no longer configured go to a lane of their own, which dead-letters them.
 ///
 /// A backlogged lane delivers by urgency (``DeliveryPlanner``): critical first, then error, warning, info and
 /// events without severity, the oldest first within each, and per dedup_key always in outbox order (so a resolve
-/// never overtakes its trigger). It plans again after every ``DispatcherConfiguration/batchSize`` deliveries,
-/// so an urgent event that arrives during a backlog jumps ahead within that many deliveries. A message being
-/// retried stays first until PagerDuty takes or refuses it.
+/// never overtakes its trigger), across all the routes of its key. It plans again after every
+/// ``DispatcherConfiguration/batchSize`` deliveries, so an urgent event that arrives during a backlog jumps
+/// ahead within that many deliveries. A message being retried stays first until PagerDuty takes or refuses it.
 ///
 /// A service of the daemon's ServiceGroup: on graceful shutdown each lane finishes the request in flight and
 /// stops; what is left stays in the outbox for the next start.
@@ -79,15 +86,26 @@ public final class Dispatcher: Service {
         logger.info("Dispatcher started")
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                var running: Set<String> = []
+                // A lane whose key is no longer used idles (it holds no events) and serves the key again if it
+                // comes back, with the budget it already spent.
+                var running: Set<DispatchLane.Identity> = []
+                var isFirstPass = true
                 while !Task.isCancelled {
-                    for name in await self.laneNames().subtracting(running).sorted() {
-                        running.insert(name)
-                        let lane = self.makeLane(for: name)
+                    for identity in await self.laneIdentities().subtracting(running) {
+                        running.insert(identity)
+                        let lane = self.makeLane(for: identity)
                         group.addTask { await lane.run() }
-                        self.logger.info("Dispatch lane started", metadata: ["route": "\(name)"])
+                        self.logger.info(
+                            "Dispatch lane started",
+                            metadata: ["lane": "\(identity)", "routes": "\(lane.memberRoutes().joined(separator: ","))"]
+                        )
                     }
-                    // A configuration reload that adds routes wakes this loop to start their lanes.
+                    if !isFirstPass {
+                        // A reload may have moved routes from one key to another: wake every lane to plan again.
+                        for name in self.routes.names { self.signal.notify(route: name) }
+                    }
+                    isFirstPass = false
+                    // A configuration reload that adds routes or keys wakes this loop to start their lanes.
                     await self.signal.wait(route: WorkSignal.routesChanged)
                 }
             }
@@ -95,20 +113,25 @@ public final class Dispatcher: Service {
         logger.info("Dispatcher stopped; undelivered events stay queued")
     }
 
-    /// Configured routes, and routes that still have queued events (a removed route's lane dead-letters them).
-    private func laneNames() async -> Set<String> {
-        var names = Set(routes.names)
+    /// The routing keys of the configured routes, and a lane for each route that still has queued events but is
+    /// no longer configured.
+    private func laneIdentities() async -> Set<DispatchLane.Identity> {
+        let configured = routes.names.compactMap { routes.route(named: $0) }
+        var identities = Set(configured.map { DispatchLane.Identity.routingKey($0.routingKey) })
+        let configuredNames = Set(configured.map(\.name))
         do {
-            names.formUnion(try await store.routesWithPendingMessages())
+            for name in try await store.routesWithPendingMessages() where !configuredNames.contains(name) {
+                identities.insert(.unconfigured(route: name))
+            }
         } catch {
             logger.error("Could not list queued routes; starting the configured ones", metadata: ["error": "\(error)"])
         }
-        return names
+        return identities
     }
 
-    private func makeLane(for name: String) -> DispatchLane {
+    private func makeLane(for identity: DispatchLane.Identity) -> DispatchLane {
         DispatchLane(
-            route: name,
+            identity: identity,
             store: store,
             routes: routes,
             client: client,
@@ -121,9 +144,27 @@ public final class Dispatcher: Service {
     }
 }
 
-/// Delivers one route's outbox messages, most urgent first and in order per dedup_key.
+/// Delivers the outbox messages of the routes that share one routing key, most urgent first and in order per
+/// dedup_key, with one rate limiter and one 429 pause for the key.
 struct DispatchLane: Sendable {
-    let route: String
+    /// Which messages a lane delivers.
+    enum Identity: Hashable, Sendable, CustomStringConvertible {
+        /// Those of every configured route whose routing key is this one. The key is a secret: it is never
+        /// printed (see ``description``).
+        case routingKey(String)
+        /// Those of a route that is no longer configured: the lane dead-letters them.
+        case unconfigured(route: String)
+
+        /// Safe to log: never the key.
+        var description: String {
+            switch self {
+            case .routingKey: "routing key"
+            case .unconfigured(let route): "unconfigured route \(route)"
+            }
+        }
+    }
+
+    let identity: Identity
     let store: any PublisherStore
     let routes: RouteTable
     let client: EventsAPIClient
@@ -140,28 +181,71 @@ struct DispatchLane: Sendable {
         var random = SystemRandomNumberGenerator()
     }
 
+    /// What became of one planned message.
+    private enum Settlement {
+        /// PagerDuty took or refused it, or it was dead-lettered: go on with the plan.
+        case settled
+        /// Its route now belongs to another lane (rotated key, removed or re-added route): it stays queued for
+        /// that lane.
+        case leftForAnotherLane
+        /// The lane was cancelled; the message stays queued.
+        case cancelled
+    }
+
+    /// What the lane does with a message of `routeName` right now.
+    private enum Ownership {
+        /// Send it with this key.
+        case send(routingKey: String)
+        /// Its route is gone: dead-letter it.
+        case deadLetter
+        /// Another lane owns it now.
+        case elsewhere
+    }
+
+    /// The routes whose messages this lane delivers now, sorted.
+    func memberRoutes() -> [String] {
+        switch identity {
+        case .routingKey(let key):
+            return routes.names.filter { routes.route(named: $0)?.routingKey == key }
+        case .unconfigured(let route):
+            return routes.route(named: route) == nil ? [route] : []
+        }
+    }
+
+    private func ownership(of routeName: String) -> Ownership {
+        let route = routes.route(named: routeName)
+        switch identity {
+        case .routingKey(let key):
+            guard let route, route.routingKey == key else { return .elsewhere }
+            return .send(routingKey: key)
+        case .unconfigured(let name):
+            return route == nil && routeName == name ? .deadLetter : .elsewhere
+        }
+    }
+
     func run() async {
         var progress = Progress(limiter: SlidingWindowLimiter(limit: configuration.rateLimitPerMinute))
         while !Task.isCancelled {
+            let members = memberRoutes()
             let next: PlannedDeliveries
             do {
-                next = try await planNextDeliveries()
+                next = try await planNextDeliveries(for: members)
             } catch {
                 progress.consecutiveFailures += 1
                 let delay = configuration.retryPolicy.delay(forAttempt: progress.consecutiveFailures, using: &progress.random)
                 logger.error(
                     "Could not read the outbox",
-                    metadata: ["route": "\(route)", "error": "\(error)", "retry_in_ms": "\(delay.milliseconds)"]
+                    metadata: ["routes": "\(members.joined(separator: ","))", "error": "\(error)", "retry_in_ms": "\(delay.milliseconds)"]
                 )
                 guard (try? await clock.sleep(for: delay)) != nil else { return }
                 continue
             }
             if next.isLaneEmpty {
-                await waitForWork()
+                await waitForWork(on: members)
                 continue
             }
             for record in next.records {
-                guard await deliver(record, progress: &progress) else { return }
+                if await deliver(record, progress: &progress) == .cancelled { return }
             }
         }
     }
@@ -172,38 +256,53 @@ struct DispatchLane: Sendable {
         var isLaneEmpty: Bool
     }
 
-    /// Plans the oldest ``DispatcherConfiguration/priorityWindow`` pending messages and reads the bodies of the
-    /// first ``DispatcherConfiguration/batchSize`` of the plan. Messages that left the outbox since the plan
-    /// (delivered or removed by another process) are skipped.
-    private func planNextDeliveries() async throws -> PlannedDeliveries {
-        let pending = try await store.pendingSummaries(route: route, limit: max(configuration.priorityWindow, 1))
+    /// Plans the oldest ``DispatcherConfiguration/priorityWindow`` pending messages of `members` and reads the
+    /// bodies of the first ``DispatcherConfiguration/batchSize`` of the plan. Messages that left the outbox since
+    /// the plan (delivered or removed by another process) are skipped.
+    private func planNextDeliveries(for members: [String]) async throws -> PlannedDeliveries {
+        let window = max(configuration.priorityWindow, 1)
+        var pending: [PendingMessageSummary] = []
+        for route in members {
+            pending += try await store.pendingSummaries(route: route, limit: window)
+        }
         if pending.isEmpty { return PlannedDeliveries(records: [], isLaneEmpty: true) }
+        if members.count > 1 {
+            // Outbox ids grow with time across routes: the oldest `window` of the key, as for a single route.
+            pending = Array(pending.sorted { $0.id < $1.id }.prefix(window))
+        }
         let planned = DeliveryPlanner.order(pending).prefix(max(configuration.batchSize, 1)).map(\.id)
         return PlannedDeliveries(records: try await store.pendingMessages(ids: planned), isLaneEmpty: false)
     }
 
-    /// Waits until the receiver stores work for this route, or the idle poll interval passes.
-    private func waitForWork() async {
+    /// Waits until the receiver stores work for one of `members`, or the idle poll interval passes.
+    private func waitForWork(on members: [String]) async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await signal.wait(route: route) }
+            group.addTask { await signal.wait(routes: Set(members)) }
             group.addTask { try? await clock.sleep(for: configuration.idlePollInterval) }
             await group.next()
             group.cancelAll()
         }
     }
 
-    /// Sends `record` until PagerDuty takes or refuses it. Returns false when the lane was cancelled meanwhile
-    /// (the record then stays queued).
-    private func deliver(_ record: OutboxRecord, progress: inout Progress) async -> Bool {
+    /// Sends `record` until PagerDuty takes or refuses it, or its route leaves this lane.
+    private func deliver(_ record: OutboxRecord, progress: inout Progress) async -> Settlement {
+        let route = record.message.route
         var attempt = record.attempts
         while true {
             let wait = progress.limiter.delay(at: clock.uptime)
             if wait > .zero {
-                guard (try? await clock.sleep(for: wait)) != nil else { return false }
+                guard (try? await clock.sleep(for: wait)) != nil else { return .cancelled }
             }
-            guard let currentRoute = routes.route(named: route) else {
+            // Looked up before every request: a reload may have rotated the key while the lane waited.
+            let routingKey: String
+            switch ownership(of: route) {
+            case .send(let key):
+                routingKey = key
+            case .deadLetter:
                 await deadLetter(record, reason: "route \"\(route)\" is no longer configured")
-                return true
+                return .settled
+            case .elsewhere:
+                return .leftForAnotherLane
             }
             // A request once started is finished even when the lane is being stopped (bounded by the
             // request timeout), so PagerDuty's answer is recorded instead of sending the event twice.
@@ -211,14 +310,14 @@ struct DispatchLane: Sendable {
             let report: DeliveryReport
             switch StoredEvent.decode(record.message) {
             case .alert(var event):
-                event.routingKey = currentRoute.routingKey
+                event.routingKey = routingKey
                 report = await Task { await client.send(event) }.value
             case .change(var event):
-                event.routingKey = currentRoute.routingKey
+                event.routingKey = routingKey
                 report = await Task { await client.send(event) }.value
             case .unreadable(let reason):
                 await deadLetter(record, reason: reason)
-                return true
+                return .settled
             }
             progress.limiter.recordRequest(finishedAt: clock.uptime)
             metrics.recordRequest(report)
@@ -231,12 +330,14 @@ struct DispatchLane: Sendable {
                 await settle { try await store.markDelivered(id: record.id) }
                 progress.consecutiveFailures = 0
                 logger.info("Delivered event", metadata: metadata(record, report, attempt: attempt))
-                return true
+                return .settled
             case .rejected(let reason):
                 await deadLetter(record, reason: "PagerDuty refused the event: \(reason)", report: report, attempt: attempt)
                 progress.consecutiveFailures = 0
-                return true
+                return .settled
             case .rateLimited(let retryAfter):
+                // The pause holds the whole lane, so every route on this key waits. The hit is counted under the
+                // route whose event got the 429.
                 metrics.recordRateLimitHit(route: route)
                 progress.consecutiveFailures += 1
                 retryDelay =
@@ -252,14 +353,14 @@ struct DispatchLane: Sendable {
             details["error"] = "\(reason)"
             details["retry_in_ms"] = "\(retryDelay.milliseconds)"
             logger.warning("Delivery failed; will retry", metadata: details)
-            guard (try? await clock.sleep(for: retryDelay)) != nil else { return false }
+            guard (try? await clock.sleep(for: retryDelay)) != nil else { return .cancelled }
         }
     }
 
     private func deadLetter(_ record: OutboxRecord, reason: String, report: DeliveryReport? = nil, attempt: Int? = nil) async {
         await settle { try await store.moveToDeadLetters(id: record.id, reason: reason, at: clock.now) }
         var details: Logger.Metadata = [
-            "route": "\(route)", "outbox_id": "\(record.id)", "kind": "\(record.message.kind.rawValue)",
+            "route": "\(record.message.route)", "outbox_id": "\(record.id)", "kind": "\(record.message.kind.rawValue)",
             "reason": "\(reason)",
         ]
         if let dedupKey = record.message.dedupKey { details["dedup_key"] = "\(dedupKey)" }
@@ -282,14 +383,14 @@ struct DispatchLane: Sendable {
         if let outcome {
             logger.error(
                 "Could not record a delivery outcome; the event will be sent again",
-                metadata: ["route": "\(route)", "error": "\(outcome)"]
+                metadata: ["routes": "\(memberRoutes().joined(separator: ","))", "error": "\(outcome)"]
             )
         }
     }
 
     private func metadata(_ record: OutboxRecord, _ report: DeliveryReport, attempt: Int) -> Logger.Metadata {
         var details: Logger.Metadata = [
-            "route": "\(route)",
+            "route": "\(record.message.route)",
             "outbox_id": "\(record.id)",
             "kind": "\(record.message.kind.rawValue)",
             "status": "\(report.statusLabel)",

@@ -104,11 +104,14 @@ public final class PublisherMetrics: Sendable {
         flappingAlertsGauge.record(alerts)
     }
 
-    /// Counts one finished Events API request: requests by status, errors by type, and its duration.
+    /// Counts one finished Events API request: requests by status, errors by type, and its duration. A dry-run
+    /// request (never sent) is counted with status `dry_run` and no duration.
     public func recordRequest(_ report: DeliveryReport) {
         let endpoint = report.endpoint.rawValue
         counter(Name.apiRequests, [("endpoint", endpoint), ("status", report.statusLabel)]).increment()
-        timer(Name.apiDuration, [("endpoint", endpoint)]).record(duration: report.duration)
+        if report.wasSent {
+            timer(Name.apiDuration, [("endpoint", endpoint)]).record(duration: report.duration)
+        }
         if let errorType = report.outcome.errorType {
             counter(Name.apiErrors, [("error_type", errorType)]).increment()
         }

@@ -152,7 +152,16 @@ struct DaemonIntegrationTests {
         _ = try await HTTP.post("\(daemon.baseURL)/v1/alertmanager", body: Webhook.body(Webhook.firing("Busy", ["a", "b"])))
         let delivered = try await fake.waitForAccepted(count: 2)
         #expect(actions(delivered).map(\.0) == ["trigger", "trigger"])
-        #expect(fake.requests.count == 4)
+        let requests = fake.requests
+        #expect(requests.map(\.status) == [429, 429, 202, 202])
+        // The pause happened: nothing was sent for Retry-After (1 s) after the first 429, and the second 429
+        // (no Retry-After) waited for the backoff (the second retry: 100 ms, which the jitter at most halves).
+        if requests.count == 4 {
+            let pause = requests[1].receivedAt.timeIntervalSince(requests[0].receivedAt)
+            #expect(pause >= 1.0, "the retry came \(pause) s after a 429 with Retry-After: 1")
+            let backoff = requests[2].receivedAt.timeIntervalSince(requests[1].receivedAt)
+            #expect(backoff >= 0.05, "the retry came \(backoff) s after a 429 without Retry-After")
+        }
         let metrics = try await HTTP.get("\(daemon.baseURL)/metrics").body
         #expect(metrics.contains(#"pagerduty_rate_limit_hits_total{routing_key="default"} 2"#))
         #expect(metrics.contains(#"pagerduty_api_requests_total{endpoint="enqueue",status="429"} 2"#))

@@ -5,7 +5,7 @@ import PagerDutyEvents
 import PublisherCore
 import Testing
 
-@Suite("Webhook ingest")
+@Suite("Webhook ingest", .timeLimit(.minutes(2)))
 struct AlertPublisherTests {
     let store = InMemoryStore()
     let clock = ManualClock()
@@ -147,8 +147,13 @@ struct AlertPublisherTests {
     }
 
     @Test func queuedWorkWakesTheRoutesLane() async throws {
+        #expect(!signal.hasPendingWork(route: "default"))
         _ = try await makePublisher().ingest(group([.firing]), route: nil)
-        // The notification was remembered: waiting returns at once.
-        await signal.wait(route: "default")
+        // Nobody waited, so the notification was remembered for the route's lane, and only for it.
+        #expect(signal.hasPendingWork(route: "default"))
+        #expect(!signal.hasPendingWork(route: "other"))
+        // The lane's next wait returns at once and takes the notice.
+        await signal.wait(routes: ["other", "default"])
+        #expect(!signal.hasPendingWork(route: "default"))
     }
 }

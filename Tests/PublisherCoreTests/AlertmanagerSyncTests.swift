@@ -5,7 +5,7 @@ import PublisherCore
 import PublisherTestSupport
 import Testing
 
-@Suite("Alertmanager sync: silences, inhibitions, reconciliation")
+@Suite("Alertmanager sync: silences, inhibitions, reconciliation", .timeLimit(.minutes(2)))
 struct AlertmanagerSyncTests {
     typealias H = LifecycleHarness
 

@@ -16,7 +16,7 @@ private func plannedIDs(_ pending: [PendingMessageSummary]) -> [Int64] {
     DeliveryPlanner.order(pending).map(\.id)
 }
 
-@Suite("Delivery planner")
+@Suite("Delivery planner", .timeLimit(.minutes(2)))
 struct DeliveryPlannerTests {
     @Test func moreSevereGoesFirst() {
         let pending = [

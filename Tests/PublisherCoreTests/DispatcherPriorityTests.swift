@@ -24,7 +24,7 @@ extension DispatcherHarness {
     var sentKeys: [String] { transport.requests.map { $0.json["dedup_key"] as? String ?? "?" } }
 }
 
-@Suite("Dispatcher priority during a backlog")
+@Suite("Dispatcher priority during a backlog", .timeLimit(.minutes(2)))
 struct DispatcherPriorityTests {
     @Test func aCriticalAlertArrivingDuringABacklogOvertakesOlderWarnings() async throws {
         let harness = try DispatcherHarness(rateLimit: 3)

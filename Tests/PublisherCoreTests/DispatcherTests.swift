@@ -11,7 +11,7 @@ struct DispatcherHarness {
     static let keyB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
     let store = InMemoryStore()
-    let transport = ScriptedTransport()
+    let transport: ScriptedTransport
     let clock = ManualClock()
     let signal = WorkSignal()
     let registry = PrometheusCollectorRegistry()
@@ -19,17 +19,20 @@ struct DispatcherHarness {
     let metrics: PublisherMetrics
     let dispatcher: Dispatcher
 
-    /// A dispatcher for the `default` route (key A), plus the `other` route (key B) when `withOtherRoute`.
-    init(rateLimit: Int = 120, withOtherRoute: Bool = false) throws {
+    /// A dispatcher for the `default` route (key A), plus the `other` route (key B, or `otherKey`) when
+    /// `withOtherRoute`. With `dryRun` the client uses the ``DryRunTransport`` instead of the scripted one.
+    init(rateLimit: Int = 120, withOtherRoute: Bool = false, otherKey: String = Self.keyB, dryRun: Bool = false) throws {
+        transport = ScriptedTransport(clock: clock)
         routes = RouteTable(
             routes: [Route(name: "default", routingKey: Self.keyA)]
-                + (withOtherRoute ? [Route(name: "other", routingKey: Self.keyB)] : [])
+                + (withOtherRoute ? [Route(name: "other", routingKey: otherKey)] : [])
         )
         metrics = PublisherMetrics(factory: PrometheusMetricsFactory(registry: registry), routes: routes.names)
+        let sender: any HTTPTransport = dryRun ? DryRunTransport { _, _ in } : transport
         dispatcher = Dispatcher(
             store: store,
             routes: routes,
-            client: try EventsAPIClient(baseURL: "http://127.0.0.1:9", transport: transport),
+            client: try EventsAPIClient(baseURL: "http://127.0.0.1:9", transport: sender),
             configuration: DispatcherConfiguration(
                 rateLimitPerMinute: rateLimit,
                 retryPolicy: RetryPolicy(initialDelay: .seconds(1), maximumDelay: .seconds(8), jitter: 0),
@@ -75,7 +78,13 @@ struct DispatcherHarness {
     var metricsText: String { registry.emitToString() }
 }
 
-@Suite("Dispatcher")
+/// Whether no `limit + 1` of `times` fall within one 60-second window.
+func staysWithin(_ limit: Int, perMinute times: [Duration]) -> Bool {
+    let sorted = times.sorted()
+    return sorted.indices.dropFirst(limit).allSatisfy { sorted[$0] - sorted[$0 - limit] >= .seconds(60) }
+}
+
+@Suite("Dispatcher", .timeLimit(.minutes(2)))
 struct DispatcherTests {
     @Test func deliversInOrderWithTheRoutesKey() async throws {
         let harness = try DispatcherHarness()
@@ -145,9 +154,13 @@ struct DispatcherTests {
         try await eventually("the 429 pause") { harness.clock.sleeperCount > 0 && harness.transport.requests.count == 1 }
         #expect(harness.clock.nextDeadline == .seconds(30))
         harness.clock.advance(by: .seconds(29))
-        #expect(harness.transport.requests.count == 1)
+        // Advancing wakes only the sleepers that are due: the lane still sleeps, with one second left.
+        #expect(harness.clock.sleeperCount == 1 && harness.clock.nextDeadline == .seconds(1), "the lane woke before Retry-After")
         harness.clock.advance(by: .seconds(1))
         try await eventually("delivery after the pause") { harness.store.outbox.isEmpty }
+        let sent = harness.transport.requests
+        #expect(sent.map(\.status) == [429, 202])
+        #expect(sent.count == 2 && sent[1].uptime - sent[0].uptime == .seconds(30), "the retry waited exactly Retry-After")
         #expect(harness.metricsText.contains(#"pagerduty_rate_limit_hits_total{routing_key="default"} 1"#))
     }
 
@@ -159,9 +172,13 @@ struct DispatcherTests {
         try await eventually("the budget to run out") { harness.transport.requests.count == 5 && harness.clock.sleeperCount > 0 }
         #expect(harness.clock.nextDeadline == .seconds(60))
         harness.clock.advance(by: .seconds(59))
-        #expect(harness.transport.requests.count == 5)
+        // Advancing wakes only the sleepers that are due: the lane still waits for its budget.
+        #expect(harness.clock.sleeperCount == 1 && harness.clock.nextDeadline == .seconds(1), "the lane woke before its budget came back")
         try await harness.drive(until: "all delivered") { harness.store.outbox.isEmpty }
-        #expect(harness.transport.requests.count == 8)
+        let times = harness.transport.requests.map(\.uptime)
+        #expect(times.count == 8)
+        #expect(times.prefix(5).allSatisfy { $0 == times[0] } && times.dropFirst(5).allSatisfy { $0 == times[0] + .seconds(60) })
+        #expect(staysWithin(5, perMinute: times))
     }
 
     @Test func aFailingLaneNeverDelaysAnother() async throws {
@@ -209,5 +226,118 @@ struct DispatcherTests {
         try await harness.enqueue(.trigger, "late")
         try await eventually("delivery without moving the clock") { harness.store.outbox.isEmpty }
         #expect(harness.transport.requests.count == 1)
+    }
+
+    @Test func dryRunRequestsAreNotCountedAsAnswersFromPagerDuty() async throws {
+        let harness = try DispatcherHarness(dryRun: true)
+        try await harness.enqueue(.trigger, "a")
+        try await harness.enqueue(.resolve, "a")
+        let task = harness.start()
+        defer { task.cancel() }
+        try await eventually("both events handled") { harness.store.outbox.isEmpty }
+        let text = harness.metricsText
+        #expect(text.contains(#"pagerduty_api_requests_total{endpoint="enqueue",status="dry_run"} 2"#))
+        #expect(text.contains(#"pagerduty_api_requests_total{endpoint="enqueue",status="202"} 0"#), "nothing was answered by PagerDuty")
+        #expect(text.contains(#"pagerduty_api_duration_seconds_count{endpoint="enqueue"} 0"#), "no request took any time")
+        #expect(text.contains(#"pagerduty_events_triggered_total{routing_key="default",severity="critical"} 1"#))
+        #expect(harness.transport.requests.isEmpty)
+    }
+}
+
+@Suite("Dispatcher: one budget per routing key", .timeLimit(.minutes(2)))
+struct DispatcherSharedKeyTests {
+    @Test func twoRoutesSharingAKeyStayWithinOneBudgetAndGetNo429() async throws {
+        let harness = try DispatcherHarness(rateLimit: 3, withOtherRoute: true, otherKey: DispatcherHarness.keyA)
+        harness.transport.enforceRateLimit(perMinute: 3)
+        for index in 0..<4 {
+            try await harness.enqueue(.trigger, "d\(index)", route: "default")
+            try await harness.enqueue(.trigger, "o\(index)", route: "other")
+        }
+        let task = harness.start()
+        defer { task.cancel() }
+        try await harness.drive(until: "all delivered") { harness.store.outbox.isEmpty }
+        let sent = harness.transport.requests
+        #expect(sent.count == 8)
+        #expect(sent.filter { $0.status == 429 }.isEmpty, "PagerDuty's limit is per key: \(sent.map(\.status))")
+        #expect(sent.allSatisfy { $0.routingKey == DispatcherHarness.keyA })
+        #expect(staysWithin(3, perMinute: sent.map(\.uptime)))
+        #expect(sent.last!.uptime - sent.first!.uptime == .seconds(120), "8 requests at 3 a minute need two more windows")
+        let text = harness.metricsText
+        #expect(text.contains(#"pagerduty_events_triggered_total{routing_key="default",severity="critical"} 4"#))
+        #expect(text.contains(#"pagerduty_events_triggered_total{routing_key="other",severity="critical"} 4"#))
+        #expect(!text.contains(DispatcherHarness.keyA))
+    }
+
+    @Test func a429PausesEveryRouteOnTheKey() async throws {
+        let harness = try DispatcherHarness(withOtherRoute: true, otherKey: DispatcherHarness.keyA)
+        harness.transport.enqueue([.status(429, body: "", headers: ["retry-after": "30"])])
+        try await harness.enqueue(.trigger, "d", route: "default")
+        try await harness.enqueue(.trigger, "o", route: "other")
+        let task = harness.start()
+        defer { task.cancel() }
+        try await harness.drive(until: "both delivered") { harness.store.outbox.isEmpty }
+        let sent = harness.transport.requests
+        #expect(sent.map(\.status) == [429, 202, 202])
+        let paused = try #require(sent.first)
+        #expect(sent.dropFirst().allSatisfy { $0.uptime - paused.uptime >= .seconds(30) }, "no route on the key sent during the pause")
+        let text = harness.metricsText
+        #expect(text.contains(#"pagerduty_rate_limit_hits_total{routing_key="default"} 1"#), "counted under the route whose event got it")
+        #expect(text.contains(#"pagerduty_rate_limit_hits_total{routing_key="other"} 0"#))
+    }
+
+    @Test func routesWithDifferentKeysKeepSeparateBudgets() async throws {
+        let harness = try DispatcherHarness(rateLimit: 2, withOtherRoute: true)
+        harness.transport.enforceRateLimit(perMinute: 2)
+        for index in 0..<2 {
+            try await harness.enqueue(.trigger, "d\(index)", route: "default")
+            try await harness.enqueue(.trigger, "o\(index)", route: "other")
+        }
+        let task = harness.start()
+        defer { task.cancel() }
+        try await eventually("all delivered without moving the clock") { harness.store.outbox.isEmpty }
+        #expect(harness.transport.requests.allSatisfy { $0.status == 202 })
+    }
+
+    @Test func aRotatedKeyMovesTheRoutesQueuedEventsToTheNewKeysBudget() async throws {
+        let harness = try DispatcherHarness(rateLimit: 2, withOtherRoute: true)
+        harness.transport.enforceRateLimit(perMinute: 2)
+        harness.transport.setFallback(.status(503, body: "down"), forRoutingKey: DispatcherHarness.keyB)
+        try await harness.enqueue(.trigger, "d0", route: "default")
+        try await harness.enqueue(.trigger, "d1", route: "default")
+        try await harness.enqueue(.trigger, "o", route: "other")
+        try await harness.enqueue(.resolve, "o", route: "other")
+        let task = harness.start()
+        defer { task.cancel() }
+        try await eventually("key A's budget spent and key B failing") {
+            harness.store.outbox.map(\.message.route) == ["other", "other"]
+                && harness.transport.requests.contains { $0.routingKey == DispatcherHarness.keyB }
+                && harness.clock.sleeperCount >= 2
+        }
+        let rotatedAt = harness.clock.uptime
+        let firstOfKeyA = try #require(harness.transport.requests.first { $0.routingKey == DispatcherHarness.keyA })
+        // The route's key file now holds key A (a configuration reload).
+        harness.routes.replace(with: [
+            Route(name: "default", routingKey: DispatcherHarness.keyA), Route(name: "other", routingKey: DispatcherHarness.keyA),
+        ])
+        harness.signal.notify(route: WorkSignal.routesChanged)
+        try await harness.drive(until: "the route's events delivered with the new key") { harness.store.outbox.isEmpty }
+
+        let sent = harness.transport.requests
+        #expect(sent.filter { $0.routingKey == DispatcherHarness.keyB && $0.uptime > rotatedAt }.isEmpty, "nothing more on the old key")
+        let moved = sent.filter { $0.routingKey == DispatcherHarness.keyA && $0.json["dedup_key"] as? String == "o" }
+        #expect(moved.map { $0.json["event_action"] as? String } == ["trigger", "resolve"], "still in order per dedup_key")
+        #expect(moved.allSatisfy { $0.uptime - firstOfKeyA.uptime >= .seconds(60) }, "they waited for key A's budget")
+        #expect(sent.filter { $0.status == 429 }.isEmpty)
+        #expect(staysWithin(2, perMinute: sent.filter { $0.routingKey == DispatcherHarness.keyA }.map(\.uptime)))
+    }
+
+    @Test func aLaneWaitsForWorkOnAnyOfItsRoutes() async throws {
+        let harness = try DispatcherHarness(withOtherRoute: true, otherKey: DispatcherHarness.keyA)
+        let task = harness.start()
+        defer { task.cancel() }
+        try await eventually("an idle lane") { harness.clock.sleeperCount >= 1 }
+        try await harness.enqueue(.trigger, "late", route: "other")
+        try await eventually("delivery without moving the clock") { harness.store.outbox.isEmpty }
+        #expect(harness.transport.requests.map(\.routingKey) == [DispatcherHarness.keyA])
     }
 }

@@ -242,16 +242,27 @@ final class InMemoryStore: PublisherStore {
     }
 }
 
-/// An HTTP transport that answers from a script and records every request.
+/// An HTTP transport that answers from a script and records every request (with the clock's time, when it has
+/// one). With ``enforceRateLimit(perMinute:)`` it answers 429, as PagerDuty does, to a request beyond N per
+/// routing key in any 60 s of the clock.
 final class ScriptedTransport: HTTPTransport {
     enum Answer: Sendable {
         case status(Int, body: String = "", headers: [String: String] = [:])
         case failure(TransportError)
     }
 
-    struct Request: Sendable {
+    struct Request: Sendable, CustomStringConvertible {
         var url: String
         var body: [UInt8]
+        /// The clock's monotonic time when the request arrived (zero without a clock).
+        var uptime: Duration = .zero
+        /// The status answered (nil for a transport failure).
+        var status: Int? = nil
+        var routingKey: String? { json["routing_key"] as? String }
+        /// For failure messages: the status, time and event, not the body's bytes.
+        var description: String {
+            "\(status.map(String.init) ?? "failure") at \(uptime): \(json["event_action"] ?? "change") \(json["dedup_key"] ?? "")"
+        }
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
     }
 
@@ -260,9 +271,19 @@ final class ScriptedTransport: HTTPTransport {
         var fallback: Answer = .status(202, body: #"{"status":"success","message":"Event processed"}"#)
         var requests: [Request] = []
         var fallbackByRoutingKey: [String: Answer] = [:]
+        var rateLimitPerMinute: Int?
     }
 
     private let state = Mutex(State())
+    private let clock: (any PublisherClock)?
+
+    init(clock: (any PublisherClock)? = nil) {
+        self.clock = clock
+    }
+
+    /// Answers 429 (without Retry-After) to a request when `perMinute` requests with its routing key were
+    /// answered 202 within the last 60 s of the clock.
+    func enforceRateLimit(perMinute: Int) { state.withLock { $0.rateLimitPerMinute = perMinute } }
 
     var requests: [Request] { state.withLock { $0.requests } }
 
@@ -271,12 +292,23 @@ final class ScriptedTransport: HTTPTransport {
     func setFallback(_ answer: Answer, forRoutingKey key: String) { state.withLock { $0.fallbackByRoutingKey[key] = answer } }
 
     func post(url: String, headers: [(String, String)], body: [UInt8]) async throws(TransportError) -> HTTPResponse {
+        let now = clock?.uptime ?? .zero
         let answer = state.withLock { state -> Answer in
-            let request = Request(url: url, body: body)
+            var request = Request(url: url, body: body, uptime: now)
+            let key = request.routingKey ?? ""
+            var answer: Answer
+            if !state.script.isEmpty {
+                answer = state.script.removeFirst()
+            } else {
+                answer = state.fallbackByRoutingKey[key] ?? state.fallback
+            }
+            if case .status(202, _, _) = answer, let limit = state.rateLimitPerMinute {
+                let admitted = state.requests.filter { $0.status == 202 && $0.routingKey == key && now - $0.uptime < .seconds(60) }
+                if admitted.count >= limit { answer = .status(429, body: #"{"status":"throttle event"}"#) }
+            }
+            if case .status(let status, _, _) = answer { request.status = status }
             state.requests.append(request)
-            if !state.script.isEmpty { return state.script.removeFirst() }
-            let key = request.json["routing_key"] as? String ?? ""
-            return state.fallbackByRoutingKey[key] ?? state.fallback
+            return answer
         }
         switch answer {
         case .status(let status, let body, let headers):

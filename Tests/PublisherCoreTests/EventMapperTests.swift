@@ -4,7 +4,7 @@ import PagerDutyEvents
 import PublisherCore
 import Testing
 
-@Suite("Alert to event mapping")
+@Suite("Alert to event mapping", .timeLimit(.minutes(2)))
 struct EventMapperTests {
     let mapper = EventMapper()
     let startsAt = Date(timeIntervalSince1970: 1_700_000_000.5)

@@ -5,7 +5,7 @@ import PublisherCore
 import PublisherTestSupport
 import Testing
 
-@Suite("One incident per Alertmanager group")
+@Suite("One incident per Alertmanager group", .timeLimit(.minutes(2)))
 struct GroupModeTests {
     typealias H = LifecycleHarness
     static let groupKey = "{}/{team=\"db\"}:{alertname=\"DiskFull\"}"
@@ -53,7 +53,7 @@ struct GroupModeTests {
     }
 }
 
-@Suite("Flap detection and damping")
+@Suite("Flap detection and damping", .timeLimit(.minutes(2)))
 struct FlapTests {
     typealias H = LifecycleHarness
 
@@ -122,7 +122,7 @@ struct FlapTests {
     }
 }
 
-@Suite("Concurrent webhooks: events are prepared in parallel, decided one at a time")
+@Suite("Concurrent webhooks: events are prepared in parallel, decided one at a time", .timeLimit(.minutes(2)))
 struct ConcurrentIngestTests {
     typealias H = LifecycleHarness
 

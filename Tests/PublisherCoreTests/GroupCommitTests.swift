@@ -31,7 +31,7 @@ final class BatchRecorder: Sendable {
     }
 }
 
-@Suite("Group commit")
+@Suite("Group commit", .timeLimit(.minutes(2)))
 struct GroupCommitTests {
     @Test func aLoneJobIsProcessedAloneAndGetsItsOutcome() async {
         let commits = GroupCommit<Int, Int>(maximumBatchSize: 8)
@@ -101,7 +101,7 @@ struct GroupCommitTests {
     }
 }
 
-@Suite("Webhooks stored by group commit")
+@Suite("Webhooks stored by group commit", .timeLimit(.minutes(2)))
 struct GroupCommitIngestTests {
     typealias H = LifecycleHarness
 

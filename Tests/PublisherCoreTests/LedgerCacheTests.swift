@@ -2,7 +2,7 @@ import Foundation
 import PublisherCore
 import Testing
 
-@Suite("Ledger cache across its shards")
+@Suite("Ledger cache across its shards", .timeLimit(.minutes(2)))
 struct LedgerCacheTests {
     private let now = Date(timeIntervalSince1970: 1_800_000_000)
 

@@ -4,7 +4,7 @@ import PagerDutyEvents
 import PublisherCore
 import Testing
 
-@Suite("Ledger transitions")
+@Suite("Ledger transitions", .timeLimit(.minutes(2)))
 struct LedgerRulesTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
     let started = Date(timeIntervalSince1970: 1_799_990_000)
@@ -100,7 +100,7 @@ struct LedgerRulesTests {
     }
 }
 
-@Suite("Severity mapping")
+@Suite("Severity mapping", .timeLimit(.minutes(2)))
 struct SeverityMappingTests {
     @Test(arguments: [
         ("critical", Severity.critical), ("CRIT", .critical), ("page", .critical), (" P1 ", .critical),

@@ -1,7 +1,7 @@
 import PublisherCore
 import Testing
 
-@Suite("Rate limiter")
+@Suite("Rate limiter", .timeLimit(.minutes(2)))
 struct SlidingWindowLimiterTests {
     /// Simulates a lane with unlimited demand: each request takes `latency`; returns request finish times.
     func simulate(limit: Int, latency: Duration, for total: Duration) -> [Duration] {
@@ -48,7 +48,7 @@ struct SlidingWindowLimiterTests {
     }
 }
 
-@Suite("Retry backoff")
+@Suite("Retry backoff", .timeLimit(.minutes(2)))
 struct RetryPolicyTests {
     /// A small deterministic generator (SplitMix64), so a seed fixes the jitter.
     struct SeededRandom: RandomNumberGenerator {

@@ -7,7 +7,7 @@ import Testing
 
 /// Every event the mapper makes from real Alertmanager webhooks, once the dispatcher has added the routing key,
 /// is valid against PagerDuty's official Events API v2 schema.
-@Suite("Mapped events against the official schema")
+@Suite("Mapped events against the official schema", .timeLimit(.minutes(2)))
 struct MappedEventContractTests {
     @Test(arguments: [
         "webhook-firing.json", "webhook-mixed.json", "webhook-resolved.json",

@@ -4,7 +4,7 @@ import PagerDutyEvents
 import PublisherCore
 import Testing
 
-@Suite("Per-route mapping overrides")
+@Suite("Per-route mapping overrides", .timeLimit(.minutes(2)))
 struct MappingOverridesTests {
     let alert = Alert(
         status: .firing,

@@ -5,7 +5,7 @@ import PagerDutyEvents
 import PublisherCore
 import Testing
 
-@Suite("Label matchers")
+@Suite("Label matchers", .timeLimit(.minutes(2)))
 struct LabelMatcherTests {
     @Test(arguments: [
         ("team=dba", ["team": "dba"], true),
@@ -29,7 +29,7 @@ struct LabelMatcherTests {
     }
 }
 
-@Suite("Route selection")
+@Suite("Route selection", .timeLimit(.minutes(2)))
 struct RouteSelectionTests {
     let key = String(repeating: "k", count: 32)
 

@@ -1,7 +1,7 @@
 import Testing
 @testable import PublisherCore
 
-@Suite("Link URLs: the fast check agrees with URLComponents")
+@Suite("Link URLs: the fast check agrees with URLComponents", .timeLimit(.minutes(2)))
 struct WebURLTests {
     static let inputs = [
         "https://grafana.example.com/d/abc?orgId=1&var-host=db-1#panel-2",
