@@ -70,9 +70,10 @@ final class DaemonProcess: Sendable {
     }
 
     /// Runs the binary to completion with `arguments` (for commands that exit by themselves).
-    static func runToExit(_ arguments: [String], environment: [String: String] = [:]) throws -> Exit {
+    static func runToExit(_ arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil) throws -> Exit {
         let process = Process()
         process.executableURL = binaryURL
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         process.arguments = arguments
         process.environment = cleanEnvironment.merging(environment) { _, new in new }
         let stdout = Pipe()
@@ -92,6 +93,9 @@ final class DaemonProcess: Sendable {
     }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// The daemon's process id.
+    var pid: Int32 { process.processIdentifier }
 
     /// Every log line so far.
     var lines: [String] { output.withLock { $0 } }
