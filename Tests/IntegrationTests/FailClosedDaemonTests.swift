@@ -161,5 +161,10 @@ struct DatabaseLockDaemonTests {
         #expect(exit.errorOutput.contains("is a URL; --database takes the path of a SQLite file"), "\(exit.errorOutput)")
         #expect(!exit.errorOutput.contains("hunter2"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).isEmpty, "no directory named after the URL")
+
+        let queue = try DaemonProcess.runToExit(["queue", "status", "--database", "postgres://pager:hunter2@db.internal/publisher"])
+        #expect(queue.status != 0)
+        #expect(queue.errorOutput.contains("is a URL"), "\(queue.errorOutput)")
+        #expect(!queue.errorOutput.contains("hunter2"))
     }
 }
