@@ -4,7 +4,7 @@ import Foundation
 /// Where the SQLite database is: `--database`, else `PAGERDUTY_PUBLISHER_DATABASE`, else `publisher.sqlite` in
 /// `--data-dir` / `PAGERDUTY_PUBLISHER_DATA_DIR` / `./data`. Shared by `serve` and `queue`.
 struct DatabaseOptions: ParsableArguments {
-    @Option(help: "SQLite database file. [env: PAGERDUTY_PUBLISHER_DATABASE] (default: <data-dir>/publisher.sqlite)")
+    @Option(help: "SQLite database file (a path, not a URL); serve locks <file>.lock. [env: PAGERDUTY_PUBLISHER_DATABASE] (default: <data-dir>/publisher.sqlite)")
     var database: String?
 
     @Option(name: .customLong("data-dir"), help: "Directory of the default database. [env: PAGERDUTY_PUBLISHER_DATA_DIR] (default: ./data)")
