@@ -8,7 +8,8 @@ import Synchronization
 import UnixSignals
 
 /// Reloads the routes on SIGHUP and when the configuration file or a key file changes. A configuration that
-/// fails validation is refused whole: the routes in force stay, and the log says why.
+/// fails validation is refused whole: the routes in force stay, and the log says why. The receiver's token and
+/// password files (``credentialFiles``) are reloaded at the same moments, independently of the routes.
 final class ConfigReloader: Service {
     let configPath: String?
     /// The default route as it started; its key is re-read from ``defaultKeyFile`` on every reload.
@@ -22,11 +23,13 @@ final class ConfigReloader: Service {
     let logger: Logger
     /// The configuration file and the key files it names, as of the last load.
     let watchedFiles: Mutex<[String]>
+    let credentialFiles: ReceiverCredentialFiles?
 
     init(
         configPath: String?, defaultRoute: Route?, defaultKeyFile: String?, defaults: RouteDefaults, routes: RouteTable, redactor: SecretRedactor,
-        signal: WorkSignal, checkInterval: Duration, logger: Logger, watchedFiles: [String]
+        signal: WorkSignal, checkInterval: Duration, logger: Logger, watchedFiles: [String], credentialFiles: ReceiverCredentialFiles? = nil
     ) {
+        self.credentialFiles = credentialFiles
         self.configPath = configPath
         self.defaultRoute = defaultRoute
         self.defaultKeyFile = defaultRoute == nil ? nil : defaultKeyFile
@@ -46,11 +49,19 @@ final class ConfigReloader: Service {
                 group.addTask {
                     for await _ in hangups {
                         _ = self.reload(reason: "SIGHUP")
+                        self.credentialFiles?.reload(reason: "SIGHUP", logger: self.logger)
                     }
                 }
                 group.addTask {
                     var fingerprint = Self.fingerprint(of: self.watchedFiles.withLock { $0 })
+                    let secretFiles = self.credentialFiles?.files ?? []
+                    var secretsFingerprint = Self.fingerprint(of: secretFiles)
                     while (try? await Task.sleep(for: self.checkInterval)) != nil {
+                        let secrets = Self.fingerprint(of: secretFiles)
+                        if secrets != secretsFingerprint {
+                            self.credentialFiles?.reload(reason: "a receiver credential file changed", logger: self.logger)
+                            secretsFingerprint = secrets
+                        }
                         let current = Self.fingerprint(of: self.watchedFiles.withLock { $0 })
                         if current != fingerprint {
                             _ = self.reload(reason: "a configuration or key file changed")

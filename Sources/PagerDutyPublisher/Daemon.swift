@@ -15,6 +15,15 @@ struct Daemon {
     let settings: ServeSettings
 
     func run() async throws {
+        // Before anything else touches the database: one `serve` per database file, for the process's life.
+        let databaseLock: DatabaseLock
+        do throws(DatabaseLockError) {
+            databaseLock = try DatabaseLock(databasePath: settings.databasePath)
+        } catch {
+            FileHandle.standardError.write(Data("pagerduty-publisher: \(error.reason)\n".utf8))
+            throw ExitCode(ServeSettings.configurationErrorExitCode)
+        }
+        defer { databaseLock.release() }
         let redactor = SecretRedactor(
             secrets: [
                 settings.routingKey, settings.authToken, settings.basicAuth?.password, settings.alertmanagerBearerToken,
@@ -118,11 +127,15 @@ struct Daemon {
             metrics: metrics,
             logger: logger
         )
+        let credentials = ReceiverCredentials(
+            token: settings.authToken,
+            basic: settings.basicAuth.map { BasicAuthCredentials(username: $0.username, password: $0.password) })
+        let credentialFiles = ReceiverCredentialFiles(settings: settings, credentials: credentials, redactor: redactor)
         let reloader = ConfigReloader(
             configPath: settings.configPath, defaultRoute: defaultRoute, defaultKeyFile: settings.routingKeyFile,
             defaults: settings.routeDefaults,
             routes: routes, redactor: redactor, signal: signal, checkInterval: settings.configCheckInterval,
-            logger: logger, watchedFiles: routeConfiguration.watchedFiles
+            logger: logger, watchedFiles: routeConfiguration.watchedFiles, credentialFiles: credentialFiles
         )
         let gauges = QueueGauges(store: store, ledger: ledger, metrics: metrics, clock: clock)
         let receiverLogger = logger
@@ -133,7 +146,7 @@ struct Daemon {
                 authToken: settings.authToken,
                 basicAuth: settings.basicAuth.map { BasicAuthCredentials(username: $0.username, password: $0.password) },
                 maxBodyBytes: settings.maxBodyBytes
-            ),
+            ).withCredentials(credentials),
             ingestor: publisher,
             changeEvents: ChangeEventPublisher(store: store, routes: routes, clock: clock, signal: signal, logger: logger),
             readiness: StoreReadiness(store: store),
@@ -181,6 +194,12 @@ struct Daemon {
                 "auth": "\([settings.authToken == nil ? nil : "bearer", settings.basicAuth == nil ? nil : "basic"].compactMap { $0 }.joined(separator: "+").nonEmpty ?? "none")",
             ]
         )
+        if credentials == nil && !Self.isLoopback(settings.host) {
+            logger.warning(
+                "The receiver listens on a non-loopback address without authentication: anyone who reaches it can page. Set --auth-token-file (or basic auth), or listen on 127.0.0.1.",
+                metadata: ["host": "\(settings.host)"]
+            )
+        }
         try await group.run()
         logger.info("pagerduty-publisher stopped")
     }
@@ -203,8 +222,24 @@ struct Daemon {
             AlertmanagerAPIClient(endpoint: endpoint, credentials: settings.alertmanagerCredentials, http: http)
         }
     }
+
+    /// Whether `host` only accepts connections from this machine: `localhost`, 127.0.0.0/8 or `::1`.
+    static func isLoopback(_ host: String) -> Bool {
+        let lowered = host.lowercased()
+        if lowered == "localhost" || lowered == "::1" || lowered == "0:0:0:0:0:0:0:1" { return true }
+        let parts = lowered.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
 }
 
+extension ReceiverConfiguration {
+    /// The configuration with `credentials` as its live credentials.
+    fileprivate func withCredentials(_ credentials: ReceiverCredentials?) -> ReceiverConfiguration {
+        var configuration = self
+        configuration.credentials = credentials
+        return configuration
+    }
+}
 
 extension String {
     /// The string, or `nil` when it is empty.

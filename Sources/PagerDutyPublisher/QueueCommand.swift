@@ -15,7 +15,12 @@ struct QueueCommand: AsyncParsableCommand {
 
     /// Opens the database the options name; it must exist already.
     static func openStore(_ options: DatabaseOptions) throws -> SQLiteStore {
-        let path = options.path(environment: ProcessInfo.processInfo.environment)
+        let path: String
+        do throws(SettingsError) {
+            path = try DatabaseOptions.checkedFilePath(options.path(environment: ProcessInfo.processInfo.environment))
+        } catch {
+            throw ValidationError(error.description)
+        }
         guard FileManager.default.fileExists(atPath: path) else {
             throw ValidationError("No database at \(path); pass --database (or --data-dir) as given to 'serve'.")
         }

@@ -78,7 +78,7 @@ struct RouteConfiguration: Sendable {
         do {
             document = try Yams.load(yaml: String(decoding: data, as: UTF8.self))
         } catch {
-            problems.append("\(path): not valid YAML: \(error)")
+            problems.append("\(path): not valid YAML: \(Self.syntaxProblem(error)).")
             return []
         }
         guard let top = document as? [String: Any] else {
@@ -260,6 +260,28 @@ struct RouteConfiguration: Sendable {
         let allowed = Choice.allCases.map(\.rawValue).joined(separator: ", ")
         problems.append("\(place): \(setting) must be one of \(allowed).")
         return fallback
+    }
+
+    /// Where and why the YAML parser stopped, without the source text: Yams' own descriptions quote the offending
+    /// line, which may hold an inline `routing_key`, and these sentences reach stderr and the log.
+    static func syntaxProblem(_ error: any Error) -> String {
+        guard let error = error as? YamlError else { return "the file cannot be parsed" }
+        func at(_ mark: Mark, _ context: YamlError.Context?, _ problem: String) -> String {
+            "line \(mark.line), column \(mark.column): " + [context?.text, problem].compactMap { $0 }.joined(separator: ", ")
+        }
+        switch error {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
+            let .composer(context, problem, mark, _):
+            return at(mark, context, problem)
+        case let .reader(problem, offset, _, _):
+            return "\(problem)" + (offset.map { " at byte \($0)" } ?? "")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return "line \(context.mark.line), column \(context.mark.column): \(duplicates.count) key(s) repeated in one mapping"
+        case .dataCouldNotBeDecoded:
+            return "the file is not UTF-8 text"
+        default:
+            return "the file cannot be parsed"
+        }
     }
 
     /// `value` as a list of strings, or `nil` when it is something else.

@@ -40,7 +40,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("auth-token"), help: "Require 'Authorization: Bearer TOKEN' on the receiver. [env: PAGERDUTY_PUBLISHER_AUTH_TOKEN]")
     var authToken: String?
 
-    @Option(name: .customLong("auth-token-file"), help: "File holding the receiver's bearer token. [env: PAGERDUTY_PUBLISHER_AUTH_TOKEN_FILE]")
+    @Option(name: .customLong("auth-token-file"), help: "File holding the receiver's bearer token; re-read when it changes (the old token stays valid 60 s). [env: PAGERDUTY_PUBLISHER_AUTH_TOKEN_FILE]")
     var authTokenFile: String?
 
     @Option(name: .customLong("basic-auth-username"), help: "Also accept HTTP basic auth (Alertmanager's basic_auth) with this user name. [env: PAGERDUTY_PUBLISHER_BASIC_AUTH_USERNAME]")
@@ -49,7 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("basic-auth-password"), help: "The basic auth password. [env: PAGERDUTY_PUBLISHER_BASIC_AUTH_PASSWORD]")
     var basicAuthPassword: String?
 
-    @Option(name: .customLong("basic-auth-password-file"), help: "File holding the basic auth password. [env: PAGERDUTY_PUBLISHER_BASIC_AUTH_PASSWORD_FILE]")
+    @Option(name: .customLong("basic-auth-password-file"), help: "File holding the basic auth password; re-read when it changes (the old one stays valid 60 s). [env: PAGERDUTY_PUBLISHER_BASIC_AUTH_PASSWORD_FILE]")
     var basicAuthPasswordFile: String?
 
     @Flag(name: .customLong("dry-run"), help: "Log each event instead of sending it to PagerDuty. [env: PAGERDUTY_PUBLISHER_DRY_RUN=true]")

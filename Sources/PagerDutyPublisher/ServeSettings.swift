@@ -27,8 +27,12 @@ struct ServeSettings: Sendable {
     var databasePath: String
     var rateLimit: Int
     var authToken: String?
+    /// The file ``authToken`` was read from, re-read when it changes (`ReceiverCredentialFiles`).
+    var authTokenFile: String?
     /// Basic auth credentials (user name, password) for the receiver.
     var basicAuth: (username: String, password: String)?
+    /// The file the basic auth password was read from, re-read when it changes.
+    var basicAuthPasswordFile: String?
     var dryRun: Bool
     var logLevel: Logger.Level
     var logFormat: LogFormat
@@ -64,11 +68,14 @@ struct ServeSettings: Sendable {
         }
         func duration(_ flag: String?, _ variable: String, _ fallback: Duration, name: String) throws -> Duration {
             guard let text = value(flag, variable) else { return fallback }
-            guard let parsed = DurationText.parse(text) else {
-                throw SettingsError(description: "\(name) \"\(text)\" is not a duration; write e.g. 30s, 5m or 4h (or set \(variable)).")
+            do throws(DurationText.Problem) {
+                return try DurationText.duration(text)
+            } catch {
+                throw SettingsError(description: "\(name) \"\(text)\" is not a usable duration: \(error.reason) (flag or \(variable)).")
             }
-            return parsed
         }
+        // A secret given at all (a flag, even empty, or a variable that is set, even to "") must not be blank.
+        func given(_ flag: String?, _ variable: String) -> String? { flag ?? environment[variable] }
         func integer(_ flag: String?, _ variable: String, _ fallback: Int, name: String, minimum: Int) throws -> Int {
             guard let text = value(flag, variable) else { return fallback }
             guard let parsed = Int(text), parsed >= minimum else {
@@ -84,7 +91,7 @@ struct ServeSettings: Sendable {
         let key = try Self.secret(
             direct: value(options.routingKey, "PAGERDUTY_ROUTING_KEY"),
             file: value(options.routingKeyFile, "PAGERDUTY_ROUTING_KEY_FILE"),
-            what: "routing key"
+            what: "routing key", sources: "--routing-key[-file] or PAGERDUTY_ROUTING_KEY[_FILE]"
         )
         if let key {
             guard EventLimits.isWellFormedRoutingKey(key) else {
@@ -103,18 +110,18 @@ struct ServeSettings: Sendable {
         routingKeyFile = value(options.routingKey, "PAGERDUTY_ROUTING_KEY") == nil
             ? value(options.routingKeyFile, "PAGERDUTY_ROUTING_KEY_FILE") : nil
         eventsURL = value(options.eventsURL, "PAGERDUTY_EVENTS_URL") ?? Self.defaultEventsURL
-        databasePath = options.databaseOptions.path(environment: environment)
+        databasePath = try DatabaseOptions.checkedFilePath(options.databaseOptions.path(environment: environment))
         rateLimit = try integer(options.rateLimit, "PAGERDUTY_RATE_LIMIT", 120, name: "The rate limit", minimum: 1)
+        authTokenFile = given(options.authTokenFile, "PAGERDUTY_PUBLISHER_AUTH_TOKEN_FILE")
         authToken = try Self.secret(
-            direct: value(options.authToken, "PAGERDUTY_PUBLISHER_AUTH_TOKEN"),
-            file: value(options.authTokenFile, "PAGERDUTY_PUBLISHER_AUTH_TOKEN_FILE"),
-            what: "auth token"
+            direct: given(options.authToken, "PAGERDUTY_PUBLISHER_AUTH_TOKEN"), file: authTokenFile,
+            what: "auth token", sources: "--auth-token[-file] or PAGERDUTY_PUBLISHER_AUTH_TOKEN[_FILE]"
         )
 
+        basicAuthPasswordFile = given(options.basicAuthPasswordFile, "PAGERDUTY_PUBLISHER_BASIC_AUTH_PASSWORD_FILE")
         let basicPassword = try Self.secret(
-            direct: value(options.basicAuthPassword, "PAGERDUTY_PUBLISHER_BASIC_AUTH_PASSWORD"),
-            file: value(options.basicAuthPasswordFile, "PAGERDUTY_PUBLISHER_BASIC_AUTH_PASSWORD_FILE"),
-            what: "basic auth password"
+            direct: given(options.basicAuthPassword, "PAGERDUTY_PUBLISHER_BASIC_AUTH_PASSWORD"), file: basicAuthPasswordFile,
+            what: "basic auth password", sources: "--basic-auth-password[-file] or PAGERDUTY_PUBLISHER_BASIC_AUTH_PASSWORD[_FILE]"
         )
         switch (value(options.basicAuthUsername, "PAGERDUTY_PUBLISHER_BASIC_AUTH_USERNAME"), basicPassword) {
         case (let username?, let password?):
@@ -201,14 +208,15 @@ struct ServeSettings: Sendable {
             throw SettingsError(description: "The Alertmanager poll interval must be positive.")
         }
         alertmanagerBearerToken = try Self.secret(
-            direct: environment["PAGERDUTY_PUBLISHER_ALERTMANAGER_BEARER_TOKEN"].flatMap { $0.isEmpty ? nil : $0 },
-            file: value(options.alertmanagerBearerTokenFile, "PAGERDUTY_PUBLISHER_ALERTMANAGER_BEARER_TOKEN_FILE"),
-            what: "Alertmanager bearer token"
+            direct: environment["PAGERDUTY_PUBLISHER_ALERTMANAGER_BEARER_TOKEN"],
+            file: given(options.alertmanagerBearerTokenFile, "PAGERDUTY_PUBLISHER_ALERTMANAGER_BEARER_TOKEN_FILE"),
+            what: "Alertmanager bearer token", sources: "--alertmanager-bearer-token-file or PAGERDUTY_PUBLISHER_ALERTMANAGER_BEARER_TOKEN[_FILE]"
         )
         let alertmanagerPassword = try Self.secret(
-            direct: environment["PAGERDUTY_PUBLISHER_ALERTMANAGER_BASIC_AUTH_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 },
-            file: value(options.alertmanagerBasicAuthPasswordFile, "PAGERDUTY_PUBLISHER_ALERTMANAGER_BASIC_AUTH_PASSWORD_FILE"),
-            what: "Alertmanager basic auth password"
+            direct: environment["PAGERDUTY_PUBLISHER_ALERTMANAGER_BASIC_AUTH_PASSWORD"],
+            file: given(options.alertmanagerBasicAuthPasswordFile, "PAGERDUTY_PUBLISHER_ALERTMANAGER_BASIC_AUTH_PASSWORD_FILE"),
+            what: "Alertmanager basic auth password",
+            sources: "--alertmanager-basic-auth-password-file or PAGERDUTY_PUBLISHER_ALERTMANAGER_BASIC_AUTH_PASSWORD[_FILE]"
         )
         switch (value(options.alertmanagerBasicAuthUsername, "PAGERDUTY_PUBLISHER_ALERTMANAGER_BASIC_AUTH_USERNAME"), alertmanagerPassword) {
         case (let username?, let password?): alertmanagerBasicAuth = (username, password)
@@ -231,22 +239,23 @@ struct ServeSettings: Sendable {
         )
     }
 
-    /// Reads a secret given directly or as a file (trailing newline removed). Both at once is an error.
-    private static func secret(direct: String?, file: String?, what: String) throws -> String? {
+    /// Reads a secret given directly or as a file (surrounding white space removed). Both at once is an error,
+    /// and so is a secret, or a file name, that is given but empty or blank: fail closed, never "no auth".
+    static func secret(direct: String?, file: String?, what: String, sources: String) throws -> String? {
         switch (direct, file) {
         case (.some, .some):
-            throw SettingsError(description: "Give the \(what) either directly or as a file, not both.")
+            throw SettingsError(description: "Give the \(what) either directly or as a file, not both (\(sources)).")
         case (let direct?, nil):
-            return direct.trimmingCharacters(in: .whitespacesAndNewlines)
-        case (nil, let path?):
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw SettingsError(description: "The \(what) file \(path) cannot be read.")
-            }
-            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = direct.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !text.isEmpty else {
-                throw SettingsError(description: "The \(what) file \(path) is empty.")
+                throw SettingsError(description: "The \(what) is empty or blank; give a real value or unset it (\(sources)).")
             }
             return text
+        case (nil, let path?):
+            guard !path.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw SettingsError(description: "The \(what) file name is empty; give the file's path or unset it (\(sources)).")
+            }
+            return try SecretFile.read(path, what: what)
         case (nil, nil):
             return nil
         }

@@ -1,5 +1,9 @@
 /// A label matcher like Alertmanager's: `name = value`, `name != value`, `name =~ regex`, `name !~ regex`.
 /// Regular expressions are anchored (they must match the whole value). A missing label has the value "".
+///
+/// Label values come from whoever can post a webhook, so a regular expression is only run on values of at most
+/// ``maximumRegexValueBytes`` bytes (UTF-8): a longer value is taken by neither `=~` nor `!~`, so the alert goes
+/// on to the next route (or the default). `=` and `!=` compare values of any length.
 public struct LabelMatcher: Sendable, CustomStringConvertible {
     public enum Operation: String, Sendable, CaseIterable {
         case equal = "="
@@ -7,6 +11,10 @@ public struct LabelMatcher: Sendable, CustomStringConvertible {
         case matchesRegex = "=~"
         case doesNotMatchRegex = "!~"
     }
+
+    /// The longest label value a regular expression runs on: 1,024 bytes of UTF-8, far above real label values
+    /// (DNS names end at 253) while keeping the work per alert small.
+    public static let maximumRegexValueBytes = 1024
 
     public let name: String
     public let operation: Operation
@@ -64,8 +72,12 @@ public struct LabelMatcher: Sendable, CustomStringConvertible {
         switch operation {
         case .equal: return actual == value
         case .notEqual: return actual != value
-        case .matchesRegex: return (try? regex?.wholeMatch(in: actual)) != nil
-        case .doesNotMatchRegex: return (try? regex?.wholeMatch(in: actual)) == nil
+        case .matchesRegex:
+            guard actual.utf8.count <= Self.maximumRegexValueBytes else { return false }
+            return (try? regex?.wholeMatch(in: actual)) != nil
+        case .doesNotMatchRegex:
+            guard actual.utf8.count <= Self.maximumRegexValueBytes else { return false }
+            return (try? regex?.wholeMatch(in: actual)) == nil
         }
     }
 

@@ -105,11 +105,14 @@ public final class RouteTable: Sendable {
 
     /// The route an alert with `labels` goes to: the first whose matchers take it, else the default route (if
     /// configured), else `nil`.
+    ///
+    /// The matchers run on a snapshot of the routes, outside the lock: their regular expressions see values the
+    /// sender controls, and must never hold up deliveries or a reload that need the table meanwhile.
     public func selectRoute(for labels: [String: String]) -> Route? {
-        state.withLock { state in
-            if let route = state.ordered.first(where: { $0.takes(labels) }) { return route }
-            return state.defaultRoute.flatMap { state.byName[$0] }
+        let (ordered, fallback) = state.withLock { state in
+            (state.ordered, state.defaultRoute.flatMap { state.byName[$0] })
         }
+        return ordered.first(where: { $0.takes(labels) }) ?? fallback
     }
 
     /// The name of the default route, when it is configured.

@@ -47,7 +47,7 @@ public enum Receiver {
         router.add(middleware: RequestLogMiddleware(logger: logger))
 
         let checks = IngestEndpoint(
-            verifier: RequestAuthenticator(token: configuration.authToken, basic: configuration.basicAuth),
+            verifier: RequestAuthenticator(configuration: configuration),
             maxBodyBytes: configuration.maxBodyBytes,
             logger: logger
         )

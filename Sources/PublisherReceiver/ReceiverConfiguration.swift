@@ -15,6 +15,9 @@ public struct ReceiverConfiguration: Sendable {
     /// When set, `POST` endpoints also accept (or, without a token, require) HTTP basic authentication with
     /// these credentials, as Alertmanager's `basic_auth` sends. Never logged or echoed.
     public var basicAuth: BasicAuthCredentials?
+    /// Live credentials that the daemon replaces when their files change; when set, they are checked instead of
+    /// ``authToken`` and ``basicAuth``.
+    public var credentials: ReceiverCredentials?
     /// The largest request body accepted; larger bodies are answered with 413 without being buffered.
     public var maxBodyBytes: Int
     /// The value of the `Server` response header; `nil` for none.
@@ -31,7 +34,7 @@ public struct ReceiverConfiguration: Sendable {
     ) {
         self.host = host
         self.port = port
-        self.authToken = authToken.flatMap { $0.isEmpty ? nil : $0 }
+        self.authToken = authToken
         self.basicAuth = basicAuth
         self.maxBodyBytes = maxBodyBytes
         self.serverName = serverName

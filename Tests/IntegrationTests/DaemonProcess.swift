@@ -70,14 +70,17 @@ final class DaemonProcess: Sendable {
     }
 
     /// Runs the binary to completion with `arguments` (for commands that exit by themselves).
-    static func runToExit(_ arguments: [String], environment: [String: String] = [:]) throws -> Exit {
-        try run(executable: binaryURL.path, arguments: arguments, environment: environment)
+    static func runToExit(_ arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil) throws -> Exit {
+        try run(executable: binaryURL.path, arguments: arguments, environment: environment, workingDirectory: workingDirectory)
     }
 
     /// Runs any executable to completion with `arguments`, in the clean environment plus `environment`.
-    static func run(executable: String, arguments: [String], environment: [String: String] = [:]) throws -> Exit {
+    static func run(
+        executable: String, arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil
+    ) throws -> Exit {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         process.arguments = arguments
         process.environment = cleanEnvironment.merging(environment) { _, new in new }
         let stdout = Pipe()
@@ -97,6 +100,9 @@ final class DaemonProcess: Sendable {
     }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// The daemon's process id.
+    var pid: Int32 { process.processIdentifier }
 
     /// Every log line so far.
     var lines: [String] { output.withLock { $0 } }

@@ -73,8 +73,17 @@ struct AuthenticationTests {
         #expect(configuration.description.contains("authToken: set"))
     }
 
-    @Test("an empty token means no authentication")
-    func emptyTokenIsNoToken() {
-        #expect(ReceiverConfiguration(authToken: "").authToken == nil)
+    @Test("an empty or blank token refuses every request instead of meaning no authentication",
+          arguments: ["", "   "])
+    func blankTokenFailsClosed(_ blank: String) async throws {
+        var harness = ReceiverHarness()
+        harness.configuration.authToken = blank
+        try await harness.run { client in
+            for authorization in [nil, "Bearer", "Bearer \(blank)", "Bearer x"] as [String?] {
+                let status = try await client.postWebhook(realisticWebhook, authorization: authorization).status
+                #expect(status == .unauthorized)
+            }
+        }
+        #expect(harness.ingestor.calls.isEmpty)
     }
 }

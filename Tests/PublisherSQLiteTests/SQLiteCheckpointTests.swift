@@ -5,7 +5,7 @@ import PublisherCore
 import Testing
 @testable import PublisherSQLite
 
-@Suite("Write-ahead log checkpoints off the commit path")
+@Suite("Write-ahead log checkpoints off the commit path", .timeLimit(.minutes(5)))
 struct SQLiteCheckpointTests {
     /// Ten messages whose bodies take about twenty pages of the log together.
     private func commitPages(_ store: SQLiteStore, round: Int) async throws {

@@ -5,7 +5,7 @@ import PublisherCore
 import Testing
 @testable import PublisherSQLite
 
-@Suite("Ledger lifecycle fields: subject, cause, remembered payload, held resolve")
+@Suite("Ledger lifecycle fields: subject, cause, remembered payload, held resolve", .timeLimit(.minutes(5)))
 struct SQLiteLedgerLifecycleTests {
     @Test("every lifecycle field round-trips, for an alert, a group and a change announcement")
     func lifecycleFieldsRoundTrip() async throws {

@@ -6,7 +6,7 @@ import Testing
 
 /// Migration `v3-checks-without-in-lists`: the ledger and the outbox are rebuilt with their enumeration checks
 /// written as comparisons, which SQLite evaluates without a temporary B-tree per row.
-@Suite("Schema v3: checks without IN lists")
+@Suite("Schema v3: checks without IN lists", .timeLimit(.minutes(5)))
 struct SQLiteSchemaRebuildTests {
     /// The opcodes of `sql` as SQLite would run it.
     static func opcodes(of sql: String, in db: Database) throws -> [String] {

@@ -4,7 +4,7 @@ import PublisherCore
 import Testing
 @testable import PublisherSQLite
 
-@Suite("Committing ledger entries and outbox messages")
+@Suite("Committing ledger entries and outbox messages", .timeLimit(.minutes(5)))
 struct SQLiteStoreCommitTests {
     @Test("a commit upserts the ledger and appends messages in order with increasing ids and exact bodies")
     func commitRoundTrip() async throws {

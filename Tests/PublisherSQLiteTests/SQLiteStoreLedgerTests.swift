@@ -3,7 +3,7 @@ import PublisherCore
 import Testing
 @testable import PublisherSQLite
 
-@Suite("Loading and expiring the ledger")
+@Suite("Loading and expiring the ledger", .timeLimit(.minutes(5)))
 struct SQLiteStoreLedgerTests {
     @Test("loadLedger returns only entries seen at or after the date")
     func loadLedgerFiltersByLastSeen() async throws {

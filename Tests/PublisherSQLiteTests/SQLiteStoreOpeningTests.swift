@@ -4,7 +4,7 @@ import PublisherCore
 import Testing
 @testable import PublisherSQLite
 
-@Suite("Opening the SQLite store")
+@Suite("Opening the SQLite store", .timeLimit(.minutes(5)))
 struct SQLiteStoreOpeningTests {
     @Test("WAL, synchronous FULL, foreign keys and the busy timeout are in effect by default")
     func defaultSettingsAreInEffect() async throws {

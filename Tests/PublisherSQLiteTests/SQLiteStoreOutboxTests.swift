@@ -3,7 +3,7 @@ import PublisherCore
 import Testing
 @testable import PublisherSQLite
 
-@Suite("Delivering, retrying and dead-lettering outbox messages")
+@Suite("Delivering, retrying and dead-lettering outbox messages", .timeLimit(.minutes(5)))
 struct SQLiteStoreOutboxTests {
     @Test("pending messages are listed per route, by id, at most the limit")
     func pendingMessagesPerRoute() async throws {

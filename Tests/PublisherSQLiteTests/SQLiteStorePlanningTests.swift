@@ -4,7 +4,7 @@ import PublisherCore
 import Testing
 @testable import PublisherSQLite
 
-@Suite("Reading what the dispatcher plans with: pending summaries and messages by id")
+@Suite("Reading what the dispatcher plans with: pending summaries and messages by id", .timeLimit(.minutes(5)))
 struct SQLiteStorePlanningTests {
     @Test("summaries list a route's oldest pending messages by id, at most the limit, without bodies")
     func summariesPerRoute() async throws {
