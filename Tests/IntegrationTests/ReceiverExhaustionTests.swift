@@ -128,3 +128,69 @@ struct ReceiverExhaustionTests {
                 "peak RSS \(max(highWaterKB, peakRSSKB)) kB, limit \(Self.deploymentMemoryLimitKB) kB")
     }
 }
+
+/// The receiver's limits as `serve` takes them, and a browser's cross-site POST, against the real binary.
+@Suite("Receiver limit settings and cross-site posts", .timeLimit(.minutes(3)))
+struct ReceiverLimitSettingsTests {
+    @Test("a bad limit stops serve with exit 78 and a sentence naming it", arguments: [
+        (["--max-webhooks-in-flight", "0"], "The webhooks in flight cap \"0\" must be a whole number of at least 1"),
+        (["--max-alerts-per-webhook", "many"], "The alerts per webhook cap \"many\" must be a whole number of at least 1"),
+        (["--max-connections=-1"], "The connection cap \"-1\" must be a whole number of at least 0"),
+        (["--read-timeout", "soon"], "The read timeout \"soon\" is not a duration"),
+        (["--idle-timeout", "later"], "The idle timeout \"later\" is not a duration"),
+    ])
+    func badLimitsAreRefused(arguments: [String], sentence: String) throws {
+        let exit = try DaemonProcess.runToExit(["serve", "--dry-run"] + arguments)
+        #expect(exit.status == 78)
+        #expect(exit.errorOutput.contains(sentence), "stderr: \(exit.errorOutput)")
+    }
+
+    @Test("the variables set the limits too: PAGERDUTY_PUBLISHER_MAX_ALERTS_PER_WEBHOOK=2 refuses three alerts")
+    func variablesSetTheLimits() async throws {
+        let fake = try await FakePagerDuty.start()
+        let scratch = try ScratchDirectory()
+        let daemon = try await DaemonProcess(
+            arguments: ["--routing-key", DaemonProcess.routingKey, "--events-url", fake.baseURL, "--database", scratch.database],
+            environment: ["PAGERDUTY_PUBLISHER_MAX_ALERTS_PER_WEBHOOK": "2"]
+        )
+        defer { daemon.kill() }
+        let alert = #"{"status":"firing","labels":{"alertname":"A"}}"#
+        let answer = try await HTTP.post(
+            "\(daemon.baseURL)/v1/alertmanager", body: #"{"version":"4","alerts":[\#(alert),\#(alert),\#(alert)]}"#)
+        #expect(answer.status == 400)
+        #expect(answer.json?["field"] as? String == "alerts")
+        #expect((answer.json?["error"] as? String)?.contains("at most 2") == true)
+    }
+
+    @Test("a browser's cross-site form POST (text/plain, or no JSON type) gets 415 and changes nothing")
+    func crossSitePostsChangeNothing() async throws {
+        let fake = try await FakePagerDuty.start()
+        let scratch = try ScratchDirectory()
+        let daemon = try await DaemonProcess(arguments: [
+            "--routing-key", DaemonProcess.routingKey, "--events-url", fake.baseURL, "--database", scratch.database,
+        ])
+        defer { daemon.kill() }
+        // What <form enctype="text/plain"> submits: the JSON smuggled as a field name, "=" and an empty value.
+        let smuggled = #"{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"CrossSite"}}],"x":"="}"#
+        for contentType in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=b"] {
+            let answer = try await HTTP.post("\(daemon.baseURL)/v1/alertmanager", body: smuggled, contentType: contentType)
+            #expect(answer.status == 415, "\(contentType)")
+            #expect((answer.json?["error"] as? String)?.contains("application/json") == true)
+            let change = try await HTTP.post(
+                "\(daemon.baseURL)/v1/change-events", body: #"{"summary":"cross-site"}"#, contentType: contentType)
+            #expect(change.status == 415, "\(contentType)")
+        }
+        // A webhook sent properly afterwards is the only thing PagerDuty receives.
+        let proper = try await HTTP.post(
+            "\(daemon.baseURL)/v1/alertmanager",
+            body: #"{"version":"4","alerts":[{"status":"firing","labels":{"alertname":"Proper"}}]}"#)
+        #expect(proper.status == 202)
+        let accepted = try await fake.waitForAccepted(count: 1)
+        #expect(accepted.count == 1)
+        // Had the refused requests been stored, their events would have been sent before this one's.
+        #expect(fake.requests.count == 1)
+        #expect(fake.requests.allSatisfy { String(decoding: $0.body, as: UTF8.self).contains("Proper") })
+        let queue = try DaemonProcess.runToExit(["queue", "list", "--database", scratch.database])
+        #expect(!queue.output.contains("CrossSite") && !queue.output.contains("cross-site"))
+    }
+}
