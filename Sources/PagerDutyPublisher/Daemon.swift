@@ -145,7 +145,12 @@ struct Daemon {
                 port: settings.port,
                 authToken: settings.authToken,
                 basicAuth: settings.basicAuth.map { BasicAuthCredentials(username: $0.username, password: $0.password) },
-                maxBodyBytes: settings.maxBodyBytes
+                maxBodyBytes: settings.maxBodyBytes,
+                idleTimeout: settings.receiverLimits.idleTimeout,
+                readTimeout: settings.receiverLimits.readTimeout,
+                maxConnections: settings.receiverLimits.maxConnections,
+                maxWebhooksInFlight: settings.receiverLimits.maxWebhooksInFlight,
+                maxAlertsPerWebhook: settings.receiverLimits.maxAlertsPerWebhook
             ).withCredentials(credentials),
             ingestor: publisher,
             changeEvents: ChangeEventPublisher(store: store, routes: routes, clock: clock, signal: signal, logger: logger),

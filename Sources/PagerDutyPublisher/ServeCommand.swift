@@ -64,6 +64,22 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-body-size"), help: "Largest webhook body in bytes; larger ones get 413. [env: PAGERDUTY_PUBLISHER_MAX_BODY_SIZE] (default: 10485760)")
     var maxBodySize: String?
 
+    // The receiver's limits.
+    @Option(name: .customLong("idle-timeout"), help: "Close a kept-alive receiver connection idle this long between requests (0 = never). [env: PAGERDUTY_PUBLISHER_IDLE_TIMEOUT] (default: 2m)")
+    var idleTimeout: String?
+
+    @Option(name: .customLong("read-timeout"), help: "Close a receiver connection whose request has not arrived whole this long after the connection opened or the request began (0 = never). [env: PAGERDUTY_PUBLISHER_READ_TIMEOUT] (default: 30s)")
+    var readTimeout: String?
+
+    @Option(name: .customLong("max-connections"), help: "Most receiver connections open at once; more wait in the listen backlog (0 = no cap). [env: PAGERDUTY_PUBLISHER_MAX_CONNECTIONS] (default: 512)")
+    var maxConnections: String?
+
+    @Option(name: .customLong("max-webhooks-in-flight"), help: "Most webhooks and change events received at once; one more gets 503 with Retry-After. [env: PAGERDUTY_PUBLISHER_MAX_WEBHOOKS_IN_FLIGHT] (default: 16)")
+    var maxWebhooksInFlight: String?
+
+    @Option(name: .customLong("max-alerts-per-webhook"), help: "Most alerts in one webhook; more get 400 naming alerts. [env: PAGERDUTY_PUBLISHER_MAX_ALERTS_PER_WEBHOOK] (default: 10000)")
+    var maxAlertsPerWebhook: String?
+
     @Option(name: .customLong("retrigger-interval"), help: "Send a still-firing alert's trigger again after this long (0 = never), e.g. 4h. [env: PAGERDUTY_PUBLISHER_RETRIGGER_INTERVAL] (default: 4h)")
     var retriggerInterval: String?
 

@@ -3,11 +3,21 @@ import Foundation
 import Logging
 import PagerDutyEvents
 import PublisherCore
+import PublisherReceiver
 import StructuredLogging
 
 /// A setting that cannot be used, with a sentence saying how to fix it.
 struct SettingsError: Error, CustomStringConvertible {
     var description: String
+}
+
+/// The receiver's connection and request limits, as ``ReceiverConfiguration`` takes them.
+struct ReceiverLimits: Sendable {
+    var idleTimeout: Duration?
+    var readTimeout: Duration?
+    var maxConnections: Int?
+    var maxWebhooksInFlight: Int
+    var maxAlertsPerWebhook: Int
 }
 
 /// The daemon's settings: flags first, then environment variables, then defaults; validated.
@@ -37,6 +47,8 @@ struct ServeSettings: Sendable {
     var logLevel: Logger.Level
     var logFormat: LogFormat
     var maxBodyBytes: Int
+    /// The receiver's connection and request limits (idle and read timeouts, caps); `nil` timeouts are off.
+    var receiverLimits: ReceiverLimits
     var ledgerPolicy: LedgerPolicy
     var defaultSeverity: Severity
     var retryPolicy: RetryPolicy
@@ -147,6 +159,17 @@ struct ServeSettings: Sendable {
         logFormat = format
 
         maxBodyBytes = try integer(options.maxBodySize, "PAGERDUTY_PUBLISHER_MAX_BODY_SIZE", 10 * 1024 * 1024, name: "The maximum body size", minimum: 1024)
+        // The receiver's limits (issue 12): 0 turns a timeout or the connection cap off.
+        let idleTimeout = try duration(options.idleTimeout, "PAGERDUTY_PUBLISHER_IDLE_TIMEOUT", ReceiverConfiguration.defaultIdleTimeout, name: "The idle timeout")
+        let readTimeout = try duration(options.readTimeout, "PAGERDUTY_PUBLISHER_READ_TIMEOUT", ReceiverConfiguration.defaultReadTimeout, name: "The read timeout")
+        let maxConnections = try integer(options.maxConnections, "PAGERDUTY_PUBLISHER_MAX_CONNECTIONS", ReceiverConfiguration.defaultMaxConnections, name: "The connection cap", minimum: 0)
+        receiverLimits = ReceiverLimits(
+            idleTimeout: idleTimeout == .zero ? nil : idleTimeout,
+            readTimeout: readTimeout == .zero ? nil : readTimeout,
+            maxConnections: maxConnections == 0 ? nil : maxConnections,
+            maxWebhooksInFlight: try integer(options.maxWebhooksInFlight, "PAGERDUTY_PUBLISHER_MAX_WEBHOOKS_IN_FLIGHT", ReceiverConfiguration.defaultMaxWebhooksInFlight, name: "The webhooks in flight cap", minimum: 1),
+            maxAlertsPerWebhook: try integer(options.maxAlertsPerWebhook, "PAGERDUTY_PUBLISHER_MAX_ALERTS_PER_WEBHOOK", ReceiverConfiguration.defaultMaxAlertsPerWebhook, name: "The alerts per webhook cap", minimum: 1)
+        )
         let retrigger = try duration(options.retriggerInterval, "PAGERDUTY_PUBLISHER_RETRIGGER_INTERVAL", .seconds(4 * 3600), name: "The retrigger interval")
         let ttl = try duration(options.ledgerTTL, "PAGERDUTY_PUBLISHER_LEDGER_TTL", .seconds(24 * 3600), name: "The ledger TTL")
         ledgerPolicy = LedgerPolicy(entryTTL: ttl, retriggerInterval: retrigger == .zero ? nil : retrigger)

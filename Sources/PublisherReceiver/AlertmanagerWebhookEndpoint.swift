@@ -7,10 +7,16 @@ import PublisherCore
 struct AlertmanagerWebhookEndpoint: Sendable {
     let ingestor: any AlertIngesting
     let endpoint: IngestEndpoint
+    /// The most alerts one webhook may carry.
+    let maxAlerts: Int
 
     /// The answer to one webhook request; never throws, so no failure escapes as a 500.
     func respond(to request: Request, context: some RequestContext, route: String?) async -> Response {
-        await endpoint.respond(to: request, context: context, decode: WebhookDecoder.decode) {
+        let maxAlerts = self.maxAlerts
+        let decode = { (body: ByteBuffer) throws(ReceiverRejection) -> WebhookMessage in
+            try WebhookDecoder.decode(body, maxAlerts: maxAlerts)
+        }
+        return await endpoint.respond(to: request, context: context, decode: decode) {
             (message: WebhookMessage) async throws(IngestError) -> AcceptedBody in
             let result = try await ingestor.ingest(message, route: route)
             return AcceptedBody(alerts: result.alerts, queued: result.queued, unchanged: result.unchanged, unrouted: result.unrouted)

@@ -1,11 +1,12 @@
 /// Decides whether a `Content-Type` header announces JSON.
 ///
-/// `application/json` is accepted with any parameters (`; charset=utf-8`) and in any letter case. A request
-/// without `Content-Type` is treated as JSON too: some senders and proxies drop the header, and the body is
-/// still checked by the JSON decoder.
+/// Only `application/json` is accepted, with any parameters (`; charset=utf-8`) and in any letter case. A request
+/// without `Content-Type` is refused too: what a browser may send cross-site without asking first (a form, or
+/// `text/plain`) never carries `application/json`, so requiring it keeps a page the operator visits from
+/// posting alerts to a daemon on their machine or network.
 enum MediaTypeCheck {
     static func isJSON(contentType: String?) -> Bool {
-        guard let contentType else { return true }
+        guard let contentType else { return false }
         let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         return mediaType.trimmingSpaces().lowercased() == "application/json"
     }

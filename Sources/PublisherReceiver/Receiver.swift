@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import PublisherCore
 
@@ -15,8 +16,10 @@ import PublisherCore
 /// Other methods on these paths get 405 with `Allow`; other paths get 404.
 ///
 /// Rules of both POST endpoints: `Content-Type` must be `application/json` (parameters such as `charset`
-/// allowed); a request without `Content-Type` is decoded as JSON, since some senders and proxies drop it. A
-/// webhook's `version` must be `"4"` or absent. A change event needs a non-blank `summary`; `timestamp` must be
+/// allowed); a request without it gets 415. At most `maxWebhooksInFlight` requests are received at once; one
+/// more gets 503 with `Retry-After`. Answers given before the body was read (401, 413, 415, that 503) close the
+/// connection. A webhook's `version` must be `"4"` or absent, it may carry at most `maxAlertsPerWebhook` alerts,
+/// and each alert needs labels and a fingerprint (when given) of at most 255 characters. A change event needs a non-blank `summary`; `timestamp` must be
 /// RFC 3339, `links[].href` absolute http(s) URLs and `custom_details` an object. Error bodies are
 /// `{"status":"error","error":"<reason>","field":"<JSON path>"}`; `field` is present for 400s, and `$` names
 /// the whole body. The bearer token (when configured) is compared in constant time, checked before anything
@@ -49,9 +52,11 @@ public enum Receiver {
         let checks = IngestEndpoint(
             verifier: RequestAuthenticator(configuration: configuration),
             maxBodyBytes: configuration.maxBodyBytes,
+            inFlight: InFlightLimit(limit: configuration.maxWebhooksInFlight),
             logger: logger
         )
-        let webhook = AlertmanagerWebhookEndpoint(ingestor: ingestor, endpoint: checks)
+        let webhook = AlertmanagerWebhookEndpoint(
+            ingestor: ingestor, endpoint: checks, maxAlerts: configuration.maxAlertsPerWebhook)
         router.post(RouterPath(webhookPath)) { request, context in
             await webhook.respond(to: request, context: context, route: nil)
         }
@@ -86,6 +91,9 @@ public enum Receiver {
     ///
     /// The application is a swift-service-lifecycle `Service`: run it in a `ServiceGroup`; on graceful
     /// shutdown it stops accepting connections and finishes the requests in flight.
+    ///
+    /// Connections are guarded by `configuration`'s idle timeout, read timeout and connection cap (see
+    /// ``ReceiverHTTP1Channel``).
     /// - Parameter onServerRunning: Called once the socket is bound, with the bound port (useful with port 0).
     public static func makeApplication(
         configuration: ReceiverConfiguration,
@@ -104,11 +112,19 @@ public enum Receiver {
             metrics: metrics,
             logger: logger
         )
+        let idleTimeout = configuration.idleTimeout
+        let readTimeout = configuration.readTimeout
         return Application(
             router: router,
+            server: HTTPServerBuilder { responder in
+                ReceiverHTTP1Channel(responder: responder, idleTimeout: idleTimeout, readTimeout: readTimeout, logger: logger)
+            },
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
-                serverName: configuration.serverName
+                serverName: configuration.serverName,
+                availableConnectionsDelegate: configuration.maxConnections.map {
+                    MaximumAvailableConnections($0, logger: logger)
+                }
             ),
             onServerRunning: { channel in
                 await onServerRunning(channel.localAddress?.port ?? configuration.port)

@@ -24,7 +24,7 @@ struct ReceiverRejection: Error, Sendable, Equatable, CustomStringConvertible {
     static let unauthorized = Self(
         status: .unauthorized,
         reason: "missing or invalid bearer token",
-        headers: [.wwwAuthenticate: "Bearer"]
+        headers: [.wwwAuthenticate: "Bearer", .connection: "close"]
     )
 
     static func unknownRoute(_ route: String) -> Self {
@@ -32,13 +32,30 @@ struct ReceiverRejection: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     static func tooLarge(limit: Int) -> Self {
-        .init(status: .contentTooLarge, reason: "the body is larger than the limit of \(limit) bytes")
+        .init(
+            status: .contentTooLarge,
+            reason: "the body is larger than the limit of \(limit) bytes",
+            headers: [.connection: "close"]
+        )
     }
 
-    static func unsupportedMediaType(_ contentType: String) -> Self {
+    /// 415: the body is not read, so the connection is closed after the answer.
+    static func unsupportedMediaType(_ contentType: String?) -> Self {
+        let reason =
+            if let contentType {
+                "content type \"\(contentType)\" is not supported; send Content-Type: application/json"
+            } else {
+                "the Content-Type header is missing; send Content-Type: application/json"
+            }
+        return .init(status: .unsupportedMediaType, reason: reason, headers: [.connection: "close"])
+    }
+
+    /// 503 past `--max-webhooks-in-flight`: the body is not read, so the connection is closed after the answer.
+    static func tooManyInFlight(limit: Int) -> Self {
         .init(
-            status: .unsupportedMediaType,
-            reason: "content type \"\(contentType)\" is not supported; send application/json"
+            status: .serviceUnavailable,
+            reason: "\(limit) webhooks are already being received, the limit; retry later",
+            headers: [.retryAfter: "1", .connection: "close"]
         )
     }
 

@@ -10,17 +10,21 @@ enum RequestBodyReadError: Error {
 enum RequestBodyReader {
     /// The whole body of `request`, or ``RequestBodyReadError/tooLarge(limit:)`` as soon as either the
     /// declared `Content-Length` or the bytes received exceed `limit`.
+    ///
+    /// A declared length is reserved at once, so the buffer is never regrown and copied on the way.
     static func collect(_ request: Request, limit: Int) async throws -> ByteBuffer {
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        if let declared, declared > limit {
             throw RequestBodyReadError.tooLarge(limit: limit)
         }
-        return try await collect(request.body, limit: limit)
+        return try await collect(request.body, limit: limit, expectedBytes: declared ?? 0)
     }
 
     /// Every chunk of `body` joined, or ``RequestBodyReadError/tooLarge(limit:)`` once more than `limit`
     /// bytes arrived.
-    static func collect(_ body: RequestBody, limit: Int) async throws -> ByteBuffer {
+    static func collect(_ body: RequestBody, limit: Int, expectedBytes: Int = 0) async throws -> ByteBuffer {
         var collected = ByteBuffer()
+        if expectedBytes > 0 { collected.reserveCapacity(min(expectedBytes, limit)) }
         for try await chunk in body {
             guard chunk.readableBytes <= limit - collected.readableBytes else {
                 throw RequestBodyReadError.tooLarge(limit: limit)

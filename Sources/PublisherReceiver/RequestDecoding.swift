@@ -8,10 +8,14 @@ import PublisherCore
 /// A body the endpoint would answer with 400 throws ``RequestDecodingError`` here, with the same reason and field.
 public enum RequestDecoding {
     /// Decodes and checks an Alertmanager webhook body as `POST /v1/alertmanager` does.
+    /// - Parameter maxAlerts: The most alerts accepted, as `--max-alerts-per-webhook`.
     /// - Throws: ``RequestDecodingError`` naming the offending field when the endpoint would reject the body.
-    public static func webhookMessage(from body: [UInt8]) throws(RequestDecodingError) -> WebhookMessage {
+    public static func webhookMessage(
+        from body: [UInt8],
+        maxAlerts: Int = ReceiverConfiguration.defaultMaxAlertsPerWebhook
+    ) throws(RequestDecodingError) -> WebhookMessage {
         do {
-            return try WebhookDecoder.decode(ByteBuffer(bytes: body))
+            return try WebhookDecoder.decode(ByteBuffer(bytes: body), maxAlerts: maxAlerts)
         } catch {
             throw RequestDecodingError(error)
         }

@@ -6,13 +6,21 @@ import Hummingbird
 enum WebhookDecoder {
     /// The payload versions accepted. An absent `version` is accepted as well.
     static let supportedVersions: Set<String> = ["4"]
+    /// The longest fingerprint accepted, in characters (Unicode scalars): the fingerprint becomes the stored
+    /// dedup_key, which PagerDuty limits to 255 characters.
+    static let maxFingerprintCharacters = 255
 
-    static func decode(_ body: ByteBuffer) throws(ReceiverRejection) -> WebhookMessage {
+    /// The webhook in `body`, refused when it has more than `maxAlerts` alerts (as soon as the decoder reaches
+    /// the first one past the limit) or breaks a rule of ``check(_:)``.
+    static func decode(
+        _ body: ByteBuffer,
+        maxAlerts: Int = ReceiverConfiguration.defaultMaxAlertsPerWebhook
+    ) throws(ReceiverRejection) -> WebhookMessage {
         guard body.readableBytes > 0 else {
             throw .badRequest("the body is empty; expected an Alertmanager webhook (JSON)", field: JSONFieldPath.root)
         }
         let decoded = body.withUnsafeReadableBytes { bytes in
-            Result { () throws(WebhookDecodingError) in try WebhookMessage(json: bytes) }
+            Result { () throws(WebhookDecodingError) in try WebhookMessage(json: bytes, maxAlerts: maxAlerts) }
         }
         let message: WebhookMessage
         switch decoded {
@@ -25,13 +33,26 @@ enum WebhookDecoder {
         return message
     }
 
-    /// Rules the lenient model does not enforce: a supported version, and labels or a fingerprint per alert.
+    /// Rules the lenient model does not enforce: a supported version; per alert, at least one label (Alertmanager
+    /// always sends them) and a fingerprint no longer than ``maxFingerprintCharacters``.
     static func check(_ message: WebhookMessage) throws(ReceiverRejection) {
         if let version = message.version, !supportedVersions.contains(version) {
             throw .badRequest("unsupported webhook version \"\(version)\"; only version 4 is accepted", field: "version")
         }
-        for (index, alert) in message.alerts.enumerated() where alert.labels.isEmpty && alert.fingerprint == nil {
-            throw .badRequest("an alert needs labels or a fingerprint", field: JSONFieldPath.alert(index))
+        for (index, alert) in message.alerts.enumerated() {
+            guard !alert.labels.isEmpty else {
+                throw .badRequest(
+                    "an alert needs at least one label; Alertmanager always sends them",
+                    field: JSONFieldPath.alert(index) + ".labels"
+                )
+            }
+            if let fingerprint = alert.fingerprint, fingerprint.unicodeScalars.count > maxFingerprintCharacters {
+                throw .badRequest(
+                    "the fingerprint has \(fingerprint.unicodeScalars.count) characters; at most "
+                        + "\(maxFingerprintCharacters) are accepted, as it becomes PagerDuty's dedup_key",
+                    field: JSONFieldPath.alert(index) + ".fingerprint"
+                )
+            }
         }
     }
 }

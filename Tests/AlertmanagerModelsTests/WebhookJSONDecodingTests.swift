@@ -5,7 +5,7 @@ import Testing
 
 /// The receiver's byte-level webhook decoder, `WebhookMessage(json:)`, checked against the `Decodable`
 /// conformance decoded by Foundation's `JSONDecoder` (the reference): same documents accepted, same values built.
-@Suite("Webhook decoding from bytes")
+@Suite("Webhook decoding from bytes", .timeLimit(.minutes(2)))
 struct WebhookJSONDecodingTests {
     static func reference(_ bytes: [UInt8]) -> WebhookMessage? {
         try? JSONDecoder().decode(WebhookMessage.self, from: Data(bytes))
@@ -157,6 +157,25 @@ struct WebhookJSONDecodingTests {
         } else {
             Issue.record("600 levels were accepted")
         }
+    }
+
+    @Test("maxAlerts: up to the limit decodes as the reference; one more is refused at alerts, before it is decoded")
+    func alertLimit() throws {
+        let alert = #"{"status":"firing","labels":{"a":"b"}}"#
+        func body(_ count: Int, last: String? = nil) -> [UInt8] {
+            var alerts = Array(repeating: alert, count: count)
+            if let last { alerts.append(last) }
+            return Array((#"{"alerts":["# + alerts.joined(separator: ",") + "]}").utf8)
+        }
+        let atLimit = try WebhookMessage(json: body(3), maxAlerts: 3)
+        #expect(atLimit == Self.reference(body(3)))
+        // The fourth alert is malformed: refusing it for the count shows it was never decoded.
+        let error = try #require(throws: WebhookDecodingError.self) {
+            try WebhookMessage(json: body(3, last: #"{"status":"pending"}"#), maxAlerts: 3)
+        }
+        #expect(error.path == [.member("alerts")])
+        #expect(error.reason == WebhookMessage.tooManyAlertsReason(maxAlerts: 3))
+        #expect(throws: Never.self) { try WebhookMessage(json: body(3, last: alert)) }
     }
 }
 

@@ -20,6 +20,9 @@ final class DaemonProcess: Sendable {
     private let errorText = Locked<String>("")
     let port: Int
 
+    /// The daemon's process id, e.g. to read `/proc/PID/status`.
+    var processIdentifier: Int32 { process.processIdentifier }
+
     /// The built binary: next to the test bundle, or `PAGERDUTY_PUBLISHER_BINARY`.
     static var binaryURL: URL {
         if let path = ProcessInfo.processInfo.environment["PAGERDUTY_PUBLISHER_BINARY"] {

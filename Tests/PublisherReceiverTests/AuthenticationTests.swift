@@ -3,7 +3,7 @@ import PublisherReceiver
 import StructuredLogging
 import Testing
 
-@Suite("Bearer token on the webhook")
+@Suite("Bearer token on the webhook", .timeLimit(.minutes(2)))
 struct AuthenticationTests {
     static let token = "s3cr3t-T0ken-of-the-receiver-4f9a1c"
 

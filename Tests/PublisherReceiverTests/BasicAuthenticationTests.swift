@@ -3,7 +3,7 @@ import HummingbirdTesting
 import PublisherReceiver
 import Testing
 
-@Suite("Basic auth on the webhook")
+@Suite("Basic auth on the webhook", .timeLimit(.minutes(2)))
 struct BasicAuthenticationTests {
     static let credentials = BasicAuthCredentials(username: "alertmanager", password: "b4sic-Passw0rd-of-the-receiver")
     static let token = "s3cr3t-T0ken-of-the-receiver-4f9a1c"

@@ -17,7 +17,7 @@ let deployChangeEvent = #"""
     }
     """#
 
-@Suite("Accepting change events")
+@Suite("Accepting change events", .timeLimit(.minutes(2)))
 struct ChangeEventAcceptanceTests {
     @Test("202 once stored; the ingestor got the decoded request once, and the webhook ingestor nothing")
     func acceptsChangeEvent() async throws {
@@ -118,7 +118,7 @@ struct ChangeEventAcceptanceTests {
     }
 }
 
-@Suite("Refusing bad change events")
+@Suite("Refusing bad change events", .timeLimit(.minutes(2)))
 struct ChangeEventRejectionTests {
     static let cases: [RejectionCase] = [
         .init(name: "missing summary", body: #"{"source":"ci"}"#, status: 400, field: "summary", reasonContains: "missing"),

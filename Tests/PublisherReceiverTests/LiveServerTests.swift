@@ -5,7 +5,7 @@ import PublisherReceiver
 import StructuredLogging
 import Testing
 
-@Suite("The application on a real socket")
+@Suite("The application on a real socket", .timeLimit(.minutes(2)))
 struct LiveServerTests {
     @Test("binds 127.0.0.1 on a free port, reports it, answers, and stops when cancelled")
     func servesOnLoopback() async throws {
@@ -61,7 +61,7 @@ struct LiveServerTests {
         try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(10))) {
             client in
             let body = ByteBuffer(string: #"{"alerts":[{"status":"firing","labels":{"pad":""# + String(repeating: "y", count: 4096) + #""}}]}"#)
-            let response = try await client.post("/v1/alertmanager", body: body)
+            let response = try await client.post("/v1/alertmanager", headers: [.contentType: "application/json"], body: body)
             #expect(response.status == .contentTooLarge)
         }
         #expect(ingestor.calls.isEmpty)

@@ -3,7 +3,7 @@ import PublisherCore
 import PublisherReceiver
 import Testing
 
-@Suite("Health, readiness and metrics")
+@Suite("Health, readiness and metrics", .timeLimit(.minutes(2)))
 struct OperationalEndpointTests {
     func harness(checks: [ReadinessCheck]) -> ReceiverHarness {
         var harness = ReceiverHarness()

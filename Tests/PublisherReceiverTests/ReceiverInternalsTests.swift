@@ -5,7 +5,7 @@ import Testing
 
 @testable import PublisherReceiver
 
-@Suite("Receiver building blocks")
+@Suite("Receiver building blocks", .timeLimit(.minutes(2)))
 struct ReceiverInternalsTests {
     /// A body arriving in chunks, counting how many chunks were pulled.
     final class CountingChunks: AsyncSequence, Sendable {
@@ -81,9 +81,28 @@ struct ReceiverInternalsTests {
     @Test("media types", arguments: [
         ("application/json", true), ("application/json;charset=utf-8", true), (" APPLICATION/JSON ; x=y", true),
         ("text/plain", false), ("application/jsonp", false), ("", false),
+        ("text/plain;charset=UTF-8", false), ("application/x-www-form-urlencoded", false),
+        ("multipart/form-data; boundary=x", false), ("application/json-seq", false), ("application/vnd.api+json", false),
     ])
     func mediaTypes(_ contentType: String, _ isJSON: Bool) {
         #expect(MediaTypeCheck.isJSON(contentType: contentType) == isJSON)
+    }
+
+    @Test("a request without Content-Type is not JSON")
+    func missingMediaType() {
+        #expect(!MediaTypeCheck.isJSON(contentType: nil))
+    }
+
+    @Test("the in-flight limit admits up to its limit and again after a place is given back")
+    func inFlightLimit() {
+        let limit = InFlightLimit(limit: 2)
+        #expect(limit.tryEnter())
+        #expect(limit.tryEnter())
+        #expect(!limit.tryEnter())
+        #expect(limit.current == 2)
+        limit.leave()
+        #expect(limit.tryEnter())
+        #expect(!limit.tryEnter())
     }
 }
 

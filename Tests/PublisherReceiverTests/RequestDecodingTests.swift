@@ -4,7 +4,7 @@ import Testing
 
 /// ``RequestDecoding``, the receiver's decoders outside the HTTP server (used by the fuzz targets), must accept
 /// and refuse exactly what the endpoints do, with the same field paths.
-@Suite("Decoding request bodies without the server")
+@Suite("Decoding request bodies without the server", .timeLimit(.minutes(2)))
 struct RequestDecodingTests {
     @Test("a recorded webhook decodes with all its alerts")
     func decodesRecordedWebhook() throws {

@@ -3,7 +3,7 @@ import Logging
 import StructuredLogging
 import Testing
 
-@Suite("Structured log lines")
+@Suite("Structured log lines", .timeLimit(.minutes(2)))
 struct StructuredLoggingTests {
     /// 2026-01-02T03:04:05.625Z
     static let fixedInstant = Date(timeIntervalSince1970: 1_767_323_045.625)
@@ -138,7 +138,7 @@ struct StructuredLoggingTests {
     }
 }
 
-@Suite("Secret redactor")
+@Suite("Secret redactor", .timeLimit(.minutes(2)))
 struct SecretRedactorTests {
     @Test("replaces every occurrence of every secret, the longest first")
     func replacesAll() {
@@ -163,7 +163,7 @@ import Glibc
 import Darwin
 #endif
 
-@Suite("Standard output sink")
+@Suite("Standard output sink", .timeLimit(.minutes(2)))
 struct StandardOutputSinkTests {
     @Test("writes each line followed by a newline to its file descriptor")
     func writesLines() throws {

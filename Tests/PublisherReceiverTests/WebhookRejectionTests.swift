@@ -18,7 +18,7 @@ struct RejectionCase: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 }
 
-@Suite("Refusing bad webhooks")
+@Suite("Refusing bad webhooks", .timeLimit(.minutes(2)))
 struct WebhookRejectionTests {
     static let cases: [RejectionCase] = [
         .init(name: "malformed JSON", body: #"{"alerts": [ {"status": "firing", }"#, status: 400, field: "$",
@@ -50,9 +50,27 @@ struct WebhookRejectionTests {
               status: 400, field: "alerts[0].startsAt", reasonContains: "RFC 3339"),
         .init(name: "unsupported version", body: #"{"version":"3","alerts":[{"status":"firing","labels":{"a":"b"}}]}"#,
               status: 400, field: "version", reasonContains: "version \"3\""),
-        .init(name: "alert without labels or fingerprint",
+        .init(name: "alert with empty labels",
               body: #"{"alerts":[{"status":"firing","labels":{"a":"b"}},{"status":"firing","labels":{}}]}"#,
-              status: 400, field: "alerts[1]", reasonContains: "labels or a fingerprint"),
+              status: 400, field: "alerts[1].labels", reasonContains: "at least one label"),
+        .init(name: "alert without labels, with a fingerprint",
+              body: #"{"alerts":[{"status":"firing","fingerprint":"0123456789abcdef"}]}"#,
+              status: 400, field: "alerts[0].labels", reasonContains: "at least one label"),
+        .init(name: "alert with null labels",
+              body: #"{"alerts":[{"status":"firing","labels":{"a":"b"}},{"status":"firing","labels":null}]}"#,
+              status: 400, field: "alerts[1].labels", reasonContains: "at least one label"),
+        .init(name: "fingerprint of 256 characters",
+              body: #"{"alerts":[{"status":"firing","labels":{"a":"b"},"fingerprint":"\#(String(repeating: "f", count: 256))"}]}"#,
+              status: 400, field: "alerts[0].fingerprint", reasonContains: "at most 255"),
+        .init(name: "fingerprint of 256 non-ASCII characters",
+              body: #"{"alerts":[{"status":"firing","labels":{"a":"b"}},{"status":"firing","labels":{"a":"c"},"fingerprint":"\#(String(repeating: "é", count: 256))"}]}"#,
+              status: 400, field: "alerts[1].fingerprint", reasonContains: "256 characters"),
+        .init(name: "no Content-Type", body: realisticWebhook, contentType: nil, status: 415, field: nil,
+              reasonContains: "Content-Type header is missing"),
+        .init(name: "a cross-site form post as text/plain", body: #"{"alerts":[{"status":"firing","labels":{"a":"b"}}]}"#,
+              contentType: "text/plain;charset=UTF-8", status: 415, field: nil, reasonContains: "application/json"),
+        .init(name: "multipart form", body: "--x\r\n\r\n--x--", contentType: "multipart/form-data; boundary=x",
+              status: 415, field: nil, reasonContains: "multipart/form-data"),
         .init(name: "text/plain", body: realisticWebhook, contentType: "text/plain", status: 415, field: nil,
               reasonContains: "text/plain"),
         .init(name: "form encoded", body: "a=b", contentType: "application/x-www-form-urlencoded", status: 415,
@@ -105,6 +123,56 @@ struct WebhookRejectionTests {
             #expect(response.status == .accepted)
         }
         #expect(harness.ingestor.calls.first?.message.alerts.count == 1000)
+    }
+
+    @Test("a fingerprint of exactly 255 characters is accepted")
+    func acceptsLongestFingerprint() async throws {
+        let fingerprint = String(repeating: "é", count: 255)
+        let harness = ReceiverHarness()
+        try await harness.run { client in
+            let response = try await client.postWebhook(
+                #"{"alerts":[{"status":"firing","labels":{"a":"b"},"fingerprint":"\#(fingerprint)"}]}"#)
+            #expect(response.status == .accepted)
+        }
+        #expect(harness.ingestor.calls.first?.message.alerts.first?.fingerprint == fingerprint)
+    }
+
+    @Test("more alerts than --max-alerts-per-webhook is a 400 naming alerts and the limit; the limit itself passes")
+    func refusesTooManyAlerts() async throws {
+        var harness = ReceiverHarness()
+        harness.configuration.maxAlertsPerWebhook = 3
+        @Sendable func webhook(alerts: Int) -> String {
+            let alert = #"{"status":"firing","labels":{"a":"b"}}"#
+            return #"{"alerts":["# + Array(repeating: alert, count: alerts).joined(separator: ",") + "]}"
+        }
+        try await harness.run { client in
+            let over = try await client.postWebhook(webhook(alerts: 4))
+            #expect(over.status == .badRequest)
+            let body = try over.jsonObject()
+            #expect(body["field"] as? String == "alerts")
+            #expect(body["error"] as? String == "more than 3 alerts; at most 3 are accepted in one webhook")
+            let atLimit = try await client.postWebhook(webhook(alerts: 3))
+            #expect(atLimit.status == .accepted)
+        }
+        #expect(harness.ingestor.calls.map(\.message.alerts.count) == [3])
+    }
+
+    @Test("the default alert cap takes 10,000 alerts and refuses 10,001")
+    func defaultAlertCap() throws {
+        let alert = Array(#"{"status":"firing","labels":{"a":"b"}}"#.utf8)
+        func body(_ count: Int) -> [UInt8] {
+            var bytes = Array(#"{"alerts":["#.utf8)
+            for index in 0..<count {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                bytes += alert
+            }
+            return bytes + Array("]}".utf8)
+        }
+        #expect(ReceiverConfiguration.defaultMaxAlertsPerWebhook == 10_000)
+        #expect(try RequestDecoding.webhookMessage(from: body(10_000)).alerts.count == 10_000)
+        #expect(throws: RequestDecodingError(reason: "more than 10000 alerts; at most 10000 are accepted in one webhook", field: "alerts")) {
+            try RequestDecoding.webhookMessage(from: body(10_001))
+        }
     }
 
     @Test("an unknown route is 404 naming it")

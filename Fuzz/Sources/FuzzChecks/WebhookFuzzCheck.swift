@@ -8,6 +8,8 @@ import PublisherReceiver
 /// what the publisher does with every alert in it.
 ///
 /// - A body the decoder refuses must carry a reason (it becomes the 400 answer's text).
+/// - A body it accepts has at most the default number of alerts per webhook, and every alert has labels and a
+///   fingerprint (when given) of at most 255 characters.
 /// - The receiver's byte-level decoder agrees with the `Decodable` conformance decoded by Foundation's
 ///   `JSONDecoder` (the reference): what it accepts, the reference decodes to the same value; what it refuses
 ///   and the reference accepts is invalid JSON (the reference is lenient there) or has a member twice.
@@ -36,7 +38,12 @@ public enum WebhookFuzzCheck {
             PropertyCheck.require(!error.reason.isEmpty, "a refused webhook without a reason")
             return
         }
+        PropertyCheck.require(
+            message.alerts.count <= ReceiverConfiguration.defaultMaxAlertsPerWebhook, "more alerts accepted than the cap")
         for alert in message.alerts {
+            PropertyCheck.require(!alert.labels.isEmpty, "an alert without labels was accepted")
+            PropertyCheck.require(
+                (alert.fingerprint?.unicodeScalars.count ?? 0) <= 255, "a fingerprint over 255 characters was accepted")
             check(inflated(alert), in: message)
         }
     }

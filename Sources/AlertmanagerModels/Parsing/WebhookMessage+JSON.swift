@@ -8,6 +8,14 @@ extension WebhookMessage {
     /// intermediate tree. Unknown members are skipped but checked, so invalid JSON is refused wherever it is.
     /// - Throws: ``WebhookDecodingError`` naming the offending value's path, e.g. `alerts[2].labels.severity`.
     public init(json bytes: UnsafeRawBufferPointer) throws(WebhookDecodingError) {
+        try self.init(json: bytes, maxAlerts: .max)
+    }
+
+    /// Decodes a webhook body as ``init(json:)-(UnsafeRawBufferPointer)`` does, refusing one with more than
+    /// `maxAlerts` alerts as soon as the first alert past the limit begins, before it is decoded: a body of many
+    /// tiny alerts costs no more than the limit.
+    /// - Throws: ``WebhookDecodingError`` naming the offending value's path; `alerts` when there are too many.
+    public init(json bytes: UnsafeRawBufferPointer, maxAlerts: Int) throws(WebhookDecodingError) {
         var reader = JSONByteReader(bytes)
         let kind = try reader.peekKind()
         guard kind == .object else {
@@ -47,7 +55,7 @@ extension WebhookMessage {
                 message.externalURL = try reader.readOptionalString()
             case "alerts":
                 try seen.first(9, reader: reader, name: name)
-                message.alerts = try reader.readAlerts()
+                message.alerts = try reader.readAlerts(maxAlerts: maxAlerts)
                 hasAlerts = true
             default: try reader.skipValue()
             }
@@ -59,12 +67,17 @@ extension WebhookMessage {
         self = message
     }
 
-    /// Decodes a webhook body held in an array; see ``init(json:)-(UnsafeRawBufferPointer)``.
-    public init(json bytes: [UInt8]) throws(WebhookDecodingError) {
+    /// Decodes a webhook body held in an array; see ``init(json:maxAlerts:)``.
+    public init(json bytes: [UInt8], maxAlerts: Int = .max) throws(WebhookDecodingError) {
         let decoded = bytes.withUnsafeBytes { buffer in Result { () throws(WebhookDecodingError) in
-            try WebhookMessage(json: buffer)
+            try WebhookMessage(json: buffer, maxAlerts: maxAlerts)
         } }
         self = try decoded.get()
+    }
+
+    /// The reason a webhook with more than `maxAlerts` alerts is refused with.
+    public static func tooManyAlertsReason(maxAlerts: Int) -> String {
+        "more than \(maxAlerts) alerts; at most \(maxAlerts) are accepted in one webhook"
     }
 }
 
@@ -81,14 +94,18 @@ private struct MembersSeen {
 }
 
 extension JSONByteReader {
-    /// The `alerts` array: never `null`, each element an alert object.
-    fileprivate mutating func readAlerts() throws(WebhookDecodingError) -> [Alert] {
+    /// The `alerts` array: never `null`, each element an alert object, at most `maxAlerts` of them.
+    fileprivate mutating func readAlerts(maxAlerts: Int) throws(WebhookDecodingError) -> [Alert] {
         let kind = try peekKind()
         guard kind == .array else {
             throw wrongType(expected: "an array", found: kind)
         }
         var alerts: [Alert] = []
-        try readArray { reader, _ throws(WebhookDecodingError) in
+        try readArray { reader, index throws(WebhookDecodingError) in
+            guard index < maxAlerts else {
+                throw WebhookDecodingError(
+                    reason: WebhookMessage.tooManyAlertsReason(maxAlerts: maxAlerts), path: [.member("alerts")])
+            }
             alerts.append(try reader.readAlert())
         }
         return alerts
