@@ -3,7 +3,7 @@ import Foundation
 import PublisherTestSupport
 import Testing
 
-@Suite("Alertmanager API v2 alert decoding")
+@Suite("Alertmanager API v2 alert decoding", .timeLimit(.minutes(2)))
 struct APIAlertDecodingTests {
     private func decodeFixture() throws -> [String: APIAlert] {
         let alerts = try JSONDecoder().decode([APIAlert].self, from: Fixtures.alertmanagerAPI("alerts-0.25.json"))

@@ -38,7 +38,7 @@ private final class ScriptedHTTP: AlertmanagerHTTPGetting {
     }
 }
 
-@Suite("Alertmanager API client")
+@Suite("Alertmanager API client", .timeLimit(.minutes(2)))
 struct AlertmanagerAPIClientTests {
     static let token = "tok-7f3a9c1e5b2d4f6a8c0e"
     static let password = "pa55-w0rd-9d8c7b6a"

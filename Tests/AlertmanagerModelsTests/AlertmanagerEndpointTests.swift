@@ -1,7 +1,7 @@
 import AlertmanagerModels
 import Testing
 
-@Suite("Alertmanager endpoint validation")
+@Suite("Alertmanager endpoint validation", .timeLimit(.minutes(2)))
 struct AlertmanagerEndpointTests {
     @Test(arguments: [
         ("http://alertmanager:9093", "http://alertmanager:9093", "alertmanager:9093"),

@@ -3,7 +3,7 @@ import Foundation
 import PublisherTestSupport
 import Testing
 
-@Suite("Webhook v4 decoding")
+@Suite("Webhook v4 decoding", .timeLimit(.minutes(2)))
 struct WebhookDecodingTests {
     func decode(_ fixture: String) throws -> WebhookMessage {
         try JSONDecoder().decode(WebhookMessage.self, from: Fixtures.data(fixture))
@@ -74,7 +74,7 @@ struct WebhookDecodingTests {
     }
 }
 
-@Suite("RFC 3339 times")
+@Suite("RFC 3339 times", .timeLimit(.minutes(2)))
 struct RFC3339Tests {
     @Test(arguments: [
         ("1970-01-01T00:00:00Z", 0.0),

@@ -278,7 +278,7 @@ struct WebhookTextGenerator {
     }
 }
 
-@Suite("Webhook decoding edge cases")
+@Suite("Webhook decoding edge cases", .timeLimit(.minutes(2)))
 struct WebhookJSONEdgeCaseTests {
     @Test(
         "what the reference tolerates and the byte-level decoder accepts alike",

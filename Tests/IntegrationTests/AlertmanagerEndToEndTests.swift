@@ -9,7 +9,7 @@ import Testing
 
 /// A real Alertmanager (Debian's prometheus-alertmanager, which scripts/test installs) posting its webhooks to
 /// the real daemon, which delivers to the fake PagerDuty. Everything on 127.0.0.1.
-@Suite("End to end with a real Alertmanager", .serialized)
+@Suite("End to end with a real Alertmanager", .serialized, .timeLimit(.minutes(5)))
 struct AlertmanagerEndToEndTests {
     static var alertmanagerBinary: String? {
         let candidates = ["/usr/bin/prometheus-alertmanager", "/usr/local/bin/alertmanager", "/usr/bin/alertmanager"]
@@ -49,7 +49,7 @@ struct AlertmanagerEndToEndTests {
 }
 
 /// The Alertmanager sync against a real Alertmanager: the daemon receives its webhooks and reads its API back.
-@Suite("End to end: the Alertmanager sync with a real Alertmanager and amtool", .serialized)
+@Suite("End to end: the Alertmanager sync with a real Alertmanager and amtool", .serialized, .timeLimit(.minutes(5)))
 struct AlertmanagerSyncEndToEndTests {
     /// Waits until the fake accepted `action` for `dedupKey` `count` times.
     func waitFor(_ action: String, _ dedupKey: String, count: Int = 1, fake: FakePagerDuty) async throws {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The `serve` options of the Alertmanager sync: validation, and secrets kept out of every output.
-@Suite("Alertmanager sync options")
+@Suite("Alertmanager sync options", .timeLimit(.minutes(5)))
 struct AlertmanagerSyncSettingsTests {
     @Test(arguments: [
         (["--alertmanager-url", "ftp://alertmanager:9093"], "--alertmanager-url"),

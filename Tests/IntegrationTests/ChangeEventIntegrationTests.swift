@@ -4,7 +4,7 @@ import PublisherTestSupport
 import Testing
 
 /// Change events through the real daemon, from both sources, against the fake PagerDuty.
-@Suite("Change events through the daemon", .serialized)
+@Suite("Change events through the daemon", .serialized, .timeLimit(.minutes(5)))
 struct ChangeEventIntegrationTests {
     /// A webhook holding one firing alert labelled `change_event="true"`, as Alertmanager sends it.
     static func changeAlertWebhook() throws -> String {

@@ -4,7 +4,7 @@ import Testing
 
 /// Routes from a configuration file: selection by labels and by path, reload with key rotation, bad reloads,
 /// removed routes, and `check-config`.
-@Suite("Configuration and routes", .serialized)
+@Suite("Configuration and routes", .serialized, .timeLimit(.minutes(5)))
 struct ConfigurationTests {
     static let databaseKey = "DbKeyDbKeyDbKeyDbKeyDbKeyDbKey01"
     static let rotatedKey = "DbKeyRotatedDbKeyRotatedDbKey002"
@@ -240,7 +240,7 @@ struct ConfigurationTests {
     }
 }
 
-@Suite("Example configurations")
+@Suite("Example configurations", .timeLimit(.minutes(5)))
 struct ExampleConfigurationTests {
     /// The repository's examples/ folder.
     static var examples: URL {
@@ -257,7 +257,7 @@ struct ExampleConfigurationTests {
     }
 }
 
-@Suite("Basic auth on the real daemon")
+@Suite("Basic auth on the real daemon", .timeLimit(.minutes(5)))
 struct DaemonBasicAuthTests {
     @Test func alertmanagersBasicAuthIsAcceptedAndThePasswordNeverLogged() async throws {
         let fake = try await FakePagerDuty.start()

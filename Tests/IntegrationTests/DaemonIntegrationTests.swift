@@ -4,7 +4,7 @@ import PublisherTestSupport
 import Testing
 
 /// The real daemon, started as a process on loopback, against the in-process fake PagerDuty.
-@Suite("Daemon against a fake PagerDuty", .serialized)
+@Suite("Daemon against a fake PagerDuty", .serialized, .timeLimit(.minutes(5)))
 struct DaemonIntegrationTests {
     static let fastRetries = ["--retry-initial-delay", "50ms", "--retry-max-delay", "200ms"]
 
@@ -253,7 +253,7 @@ struct DaemonIntegrationTests {
     }
 }
 
-@Suite("Command line")
+@Suite("Command line", .timeLimit(.minutes(5)))
 struct CommandLineTests {
     @Test func withoutARoutingKeyServeExitsWithOneClearSentence() throws {
         let exit = try DaemonProcess.runToExit(["serve", "--listen", "127.0.0.1:0"])

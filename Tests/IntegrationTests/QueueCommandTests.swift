@@ -6,7 +6,7 @@ import PublisherTestSupport
 import Testing
 
 /// `pagerduty-publisher queue ...` against a real database file.
-@Suite("queue commands", .serialized)
+@Suite("queue commands", .serialized, .timeLimit(.minutes(5)))
 struct QueueCommandTests {
     /// A database with two pending events on `default`, one on `db`, and one dead letter on `default`.
     func prepareDatabase(_ scratch: borrowing ScratchDirectory) async throws -> (store: SQLiteStore, deadLetterID: Int64) {

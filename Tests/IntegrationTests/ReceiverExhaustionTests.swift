@@ -157,8 +157,8 @@ struct ReceiverLimitSettingsTests {
         (["--max-webhooks-in-flight", "0"], "The webhooks in flight cap \"0\" must be a whole number of at least 1"),
         (["--max-alerts-per-webhook", "many"], "The alerts per webhook cap \"many\" must be a whole number of at least 1"),
         (["--max-connections=-1"], "The connection cap \"-1\" must be a whole number of at least 0"),
-        (["--read-timeout", "soon"], "The read timeout \"soon\" is not a duration"),
-        (["--idle-timeout", "later"], "The idle timeout \"later\" is not a duration"),
+        (["--read-timeout", "soon"], "The read timeout \"soon\" is not a usable duration"),
+        (["--idle-timeout", "later"], "The idle timeout \"later\" is not a usable duration"),
     ])
     func badLimitsAreRefused(arguments: [String], sentence: String) throws {
         let exit = try DaemonProcess.runToExit(["serve", "--dry-run"] + arguments)

@@ -4,7 +4,7 @@ import PublisherTestSupport
 import Testing
 
 /// CurlHTTPTransport.get against a fake Alertmanager API on 127.0.0.1.
-@Suite("libcurl transport: GET")
+@Suite("libcurl transport: GET", .timeLimit(.minutes(5)))
 struct CurlTransportGetTests {
     private func makeTransport(totalTimeout: Duration = .seconds(10)) -> CurlHTTPTransport {
         CurlHTTPTransport(configuration: CurlTransportConfiguration(

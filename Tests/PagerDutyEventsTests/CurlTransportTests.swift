@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 /// CurlHTTPTransport against the in-process fake PagerDuty on 127.0.0.1.
-@Suite("libcurl transport")
+@Suite("libcurl transport", .timeLimit(.minutes(5)))
 struct CurlTransportTests {
     private static let userAgent = CurlTransportConfiguration.userAgent(version: "0.0.0-test")
 
@@ -192,7 +192,7 @@ struct CurlTransportTests {
     }
 }
 
-@Suite("End to end: client, libcurl, fake PagerDuty")
+@Suite("End to end: client, libcurl, fake PagerDuty", .timeLimit(.minutes(5)))
 struct EndToEndTests {
     private func makeClient(_ fake: FakePagerDuty) throws -> EventsAPIClient {
         let transport = CurlHTTPTransport(configuration: CurlTransportConfiguration(

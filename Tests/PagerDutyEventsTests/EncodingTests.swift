@@ -2,7 +2,7 @@ import Foundation
 import PagerDutyEvents
 import Testing
 
-@Suite("Event encoding")
+@Suite("Event encoding", .timeLimit(.minutes(2)))
 struct EncodingTests {
     @Test func alertEventUsesPagerDutyFieldNames() throws {
         let json = try decodeJSON(EventEncoding.encode(sampleTrigger()))

@@ -1,7 +1,7 @@
 import PagerDutyEvents
 import Testing
 
-@Suite("Fitting events to PagerDuty's limits")
+@Suite("Fitting events to PagerDuty's limits", .timeLimit(.minutes(2)))
 struct EventFittingTests {
     @Test func anEventWithinLimitsIsUnchanged() {
         let event = sampleTrigger()

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PagerDutyEvents
 
-@Suite("The events' JSON writer")
+@Suite("The events' JSON writer", .timeLimit(.minutes(2)))
 struct EventJSONWriterTests {
     /// Foundation's encoder with the same rules, as the reference.
     static func reference<T: Encodable>(_ value: T) throws -> [UInt8] {

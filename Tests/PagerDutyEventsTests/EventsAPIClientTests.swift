@@ -1,7 +1,7 @@
 import PagerDutyEvents
 import Testing
 
-@Suite("EventsAPIClient base URL validation")
+@Suite("EventsAPIClient base URL validation", .timeLimit(.minutes(2)))
 struct EventsURLValidationTests {
     private func makeClient(_ url: String) throws(EventsURLError) -> EventsAPIClient {
         try EventsAPIClient(baseURL: url, transport: ScriptedTransport(status: 202))
@@ -57,7 +57,7 @@ struct EventsURLValidationTests {
     }
 }
 
-@Suite("Classification of Events API answers")
+@Suite("Classification of Events API answers", .timeLimit(.minutes(2)))
 struct ClassificationTests {
     private func report(status: Int, body: String = "", headers: [String: String] = [:]) async throws -> DeliveryReport {
         let transport = ScriptedTransport(status: status, body: body, headers: headers)
@@ -176,7 +176,7 @@ struct ClassificationTests {
     }
 }
 
-@Suite("Dry-run transport")
+@Suite("Dry-run transport", .timeLimit(.minutes(2)))
 struct DryRunTransportTests {
     @Test func itObservesTheRequestAndAnswersAcceptedWithTheDedupKey() async throws {
         let seen = ObservedRequests()

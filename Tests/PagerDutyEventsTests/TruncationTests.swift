@@ -1,7 +1,7 @@
 import PagerDutyEvents
 import Testing
 
-@Suite("String truncation by Unicode scalars")
+@Suite("String truncation by Unicode scalars", .timeLimit(.minutes(2)))
 struct TruncationTests {
     @Test func textAtTheLimitIsKeptWhole() {
         let text = String(repeating: "a", count: EventLimits.summaryMaxCharacters)
@@ -59,7 +59,7 @@ struct TruncationTests {
     }
 }
 
-@Suite("Routing key shape")
+@Suite("Routing key shape", .timeLimit(.minutes(2)))
 struct RoutingKeyShapeTests {
     @Test(arguments: [
         (String(repeating: "a", count: 32), true), ("R0ut1ngKeyS3cretR0ut1ngKeyS3cre7", true),
@@ -71,7 +71,7 @@ struct RoutingKeyShapeTests {
     }
 }
 
-@Suite("Fitting and encoding in one pass")
+@Suite("Fitting and encoding in one pass", .timeLimit(.minutes(2)))
 struct FittedAndEncodedTests {
     func event(detailBytes: Int) -> AlertEvent {
         AlertEvent(

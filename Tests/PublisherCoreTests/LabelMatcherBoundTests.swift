@@ -1,7 +1,7 @@
 import PublisherCore
 import Testing
 
-@Suite("Label matcher regular expressions on long values")
+@Suite("Label matcher regular expressions on long values", .timeLimit(.minutes(2)))
 struct LabelMatcherBoundTests {
     let limit = LabelMatcher.maximumRegexValueBytes
 
