@@ -31,7 +31,13 @@ struct FakePagerDutyServer: AsyncParsableCommand {
     @Option(help: "Seed of the randomness behind injected errors.")
     var seed: UInt64 = 1
 
-    @Flag(name: .customLong("no-schema-validation"), help: "Do not validate events against PagerDuty's OpenAPI file.")
+    @Flag(
+        name: .customLong("no-schema-validation"),
+        help: """
+            Accept events without validating them. By default they are validated against the project's schema, \
+            and against PagerDuty's OpenAPI file too when PAGERDUTY_EVENTS_OPENAPI names it.
+            """
+    )
     var noSchemaValidation = false
 
     func validate() throws {

@@ -4,7 +4,7 @@ import PublisherTestSupport
 import Testing
 
 /// `pagerduty-publisher send ...` against the fake PagerDuty and through a real daemon.
-@Suite("send command", .serialized)
+@Suite("send command", .serialized, .timeLimit(.minutes(5)))
 struct SendCommandTests {
     let key = DaemonProcess.routingKey
 
@@ -22,7 +22,7 @@ struct SendCommandTests {
         #expect(!exit.output.contains(key))
         let json = exit.output.trimmingCharacters(in: .whitespacesAndNewlines)
             .replacingOccurrences(of: "[REDACTED]", with: String(repeating: "0", count: 32))
-        #expect(try EventSchemaValidator.official().validate(Array(json.utf8), for: .enqueue).isEmpty)
+        #expect(try EventContract.current().validate(Array(json.utf8), for: .enqueue).isEmpty)
         #expect(json.contains(#""dedup_key":"disk-db-1""#))
         #expect(json.contains(#""custom_details":{"mount":"/var"}"#))
         #expect(json.contains(#""text":"Runbook""#))
@@ -95,7 +95,7 @@ struct SendCommandTests {
     }
 }
 
-@Suite("send with a configured route")
+@Suite("send with a configured route", .timeLimit(.minutes(5)))
 struct SendWithRouteTests {
     @Test func theRoutesKeyFromTheConfigurationIsUsed() async throws {
         let fake = try await FakePagerDuty.start()

@@ -259,6 +259,21 @@ struct EndToEndTests {
         #expect(String(decoding: response.body, as: UTF8.self).contains("event_action"))
     }
 
+    @Test func theFakeValidatesAgainstTheProjectSchemaWithOrWithoutTheOfficialFile() async throws {
+        let fake = try await FakePagerDuty.start()
+        defer { Task { await fake.stop() } }
+        let transport = CurlHTTPTransport(configuration: .init(userAgent: "test"))
+        // Limits the official file does not state: a 33-character routing key, a trigger without payload.
+        let invalid = try EventEncoding.encode(["routing_key": .string(testRoutingKey + "0"), "event_action": "trigger"] as JSONValue)
+        let response = try await transport.post(url: fake.baseURL + "/v2/enqueue", headers: [], body: invalid)
+        #expect(response.status == 400)
+        let received = try #require(fake.requests.first)
+        #expect(received.schemaViolations.prefix(2) == [
+            "$.routing_key: 33 characters, more than the 32 allowed", #"$: required property "payload" is missing"#,
+        ])
+        #expect(String(decoding: response.body, as: UTF8.self).contains("$.routing_key: 33 characters"))
+    }
+
     @Test func aWaitThatCannotBeSatisfiedFailsClearly() async throws {
         let fake = try await FakePagerDuty.start()
         defer { Task { await fake.stop() } }

@@ -59,7 +59,7 @@ struct ChangeEventRequestTests {
         #expect(event.payload.timestamp == "2026-01-01T10:00:00.000Z", "normalized to UTC")
         #expect(event.payload.customDetails == ["commit": "4f2a9c1", "replicas": .number(6)])
         #expect(event.links == [Link(href: "https://ci.example/runs/812", text: "Pipeline run")])
-        let violations = try EventSchemaValidator.official().validate(body, for: .change)
+        let violations = try EventContract.current().validate(body, for: .change)
         #expect(violations.isEmpty, "\(violations)")
         // The lane was woken: its next wait returns at once.
         #expect(signal.hasPendingWork(route: "default"))
@@ -72,7 +72,7 @@ struct ChangeEventRequestTests {
         let (event, body) = try storedChangeEvent(record)
         #expect(event.payload == ChangeEventPayload(summary: "Flag new-cart on"))
         #expect(event.links == nil)
-        #expect(try EventSchemaValidator.official().validate(body, for: .change).isEmpty)
+        #expect(try EventContract.current().validate(body, for: .change).isEmpty)
     }
 
     @Test func aLongSummaryIsCutTo1024Characters() async throws {
@@ -90,7 +90,7 @@ struct ChangeEventRequestTests {
         _ = try await makePublisher().ingest(ChangeEventRequest(summary: "big", customDetails: details), route: nil)
         let (_, body) = try storedChangeEvent(try #require(store.outbox.first))
         #expect(body.count <= EventLimits.eventMaxBytes)
-        #expect(try EventSchemaValidator.official().validate(body, for: .change).isEmpty)
+        #expect(try EventContract.current().validate(body, for: .change).isEmpty)
     }
 
     @Test(arguments: [
@@ -185,7 +185,7 @@ struct ChangeEventAlertTests {
         #expect(labels["change_event"] == "true")
         #expect(details["fingerprint"] == "00000000000000cc")
         #expect(event.links?.map(\.href) == ["http://prometheus.example:9090/graph", "https://runbooks.example/deploy"])
-        let violations = try EventSchemaValidator.official().validate(body, for: .change)
+        let violations = try EventContract.current().validate(body, for: .change)
         #expect(violations.isEmpty, "\(violations)")
         #expect(store.commits == 1, "change events and triggers of one webhook are one transaction")
     }
@@ -248,7 +248,7 @@ struct ChangeEventDispatchTests {
         #expect(change.json["routing_key"] as? String == DispatcherHarness.keyA)
         #expect((change.json["payload"] as? [String: Any])?["summary"] as? String == "Deployed v2")
         #expect(change.json["event_action"] == nil)
-        #expect(try EventSchemaValidator.official().validate(change.body, for: .change).isEmpty)
+        #expect(try EventContract.current().validate(change.body, for: .change).isEmpty)
 
         let text = harness.metricsText
         #expect(text.contains(#"pagerduty_change_events_total{routing_key="default"} 1"#))

@@ -7,7 +7,8 @@ import Synchronization
 /// A fake PagerDuty Events API v2 on 127.0.0.1 (an ephemeral port), for tests.
 ///
 /// It answers `POST /v2/enqueue` and `POST /v2/change/enqueue` like PagerDuty: 202 with a `dedup_key` for a valid
-/// event, 400 for a body that violates the official schema (``EventSchemaValidator``), 413 above 512 KB, and, when
+/// event, 400 for a body that violates the contract (``EventContract``: the project's schema, and PagerDuty's OpenAPI
+/// file when `PAGERDUTY_EVENTS_OPENAPI` names it), 413 above 512 KB, and, when
 /// ``enforceRateLimit(perMinute:)`` is set, 429 beyond N requests per routing key in any 60 seconds. Scripted
 /// behaviours (``enqueue(_:)``, ``setDefault(_:)``) override that. Every request is recorded.
 public final class FakePagerDuty: Sendable {
@@ -35,7 +36,7 @@ public final class FakePagerDuty: Sendable {
         public var json: JSONValue?
         /// The status the fake answered.
         public var status: Int
-        /// Violations of the official request schema; empty when valid (or for unknown paths).
+        /// Violations of the ``EventContract``; empty when valid (or for unknown paths, or with validation off).
         public var schemaViolations: [String]
         /// The client's TCP port: requests sharing it came over one (reused) connection.
         public var clientPort: Int?
@@ -75,17 +76,18 @@ public final class FakePagerDuty: Sendable {
     }
 
     /// Starts a fake on an ephemeral loopback port and returns once it accepts connections.
-    /// - Throws: ``OpenAPIFileNotFound`` when the official schema is missing, or the server's start-up error.
+    /// - Throws: ``OfficialSchemaUnavailable`` when `PAGERDUTY_EVENTS_OPENAPI` names a missing file, or the server's
+    ///   start-up error.
     public static func start() async throws -> FakePagerDuty {
         try await start(options: Options())
     }
 
     /// Starts a fake configured by `options` and returns once it accepts connections.
-    /// - Throws: ``OpenAPIFileNotFound`` when schema validation is on and the official schema is missing, or the
-    ///   server's start-up error (e.g. the port is taken).
+    /// - Throws: ``OfficialSchemaUnavailable`` when schema validation is on and `PAGERDUTY_EVENTS_OPENAPI` names a
+    ///   missing file, ``SchemaFileUnusable``, or the server's start-up error (e.g. the port is taken).
     public static func start(options: Options) async throws -> FakePagerDuty {
-        let validator = try options.validatesSchema ? EventSchemaValidator.official() : nil
-        let core = FakePagerDutyCore(validator: validator, options: options)
+        let contract = try options.validatesSchema ? EventContract.current() : nil
+        let core = FakePagerDutyCore(contract: contract, options: options)
         let (port, task) = try await LoopbackServer.start(name: "FakePagerDuty", port: options.port) {
             (request: Request, context: FakeRequestContext) in
             try await core.respond(to: request, clientPort: context.clientPort)
@@ -202,11 +204,11 @@ final class FakePagerDutyCore: Sendable {
     private static let maxBodyBytes = 512 * 1024
 
     let state: Mutex<FakePagerDutyState>
-    private let validator: EventSchemaValidator?
+    private let contract: EventContract?
     private let options: FakePagerDuty.Options
 
-    init(validator: EventSchemaValidator?, options: FakePagerDuty.Options = .init()) {
-        self.validator = validator
+    init(contract: EventContract?, options: FakePagerDuty.Options = .init()) {
+        self.contract = contract
         self.options = options
         var initial = FakePagerDutyState()
         initial.randomness = SeededRandomNumberGenerator(seed: options.seed)
@@ -230,7 +232,12 @@ final class FakePagerDutyCore: Sendable {
         let path = request.uri.path
         let endpoint = EventsEndpoint.allCases.first { $0.path == path }
         let json = try? JSONDecoder().decode(JSONValue.self, from: Data(body))
-        let violations = endpoint.map { validator?.validate(body, for: $0) ?? [] } ?? []
+        let violations: [String]
+        if let endpoint, let contract {
+            violations = json.map { contract.validate($0, for: endpoint) } ?? contract.validate(body, for: endpoint)
+        } else {
+            violations = []
+        }
 
         let (faultBehaviour, latency) = injectedFault()
         if latency > .zero {
@@ -441,7 +448,8 @@ extension FakePagerDuty {
     public struct Options: Sendable {
         /// The loopback port to bind; 0 picks a free one.
         public var port: Int
-        /// Validate each event against PagerDuty's official schema (400 on violations); needs the OpenAPI file.
+        /// Validate each event against the ``EventContract`` (400 on violations): the project's schema, plus
+        /// PagerDuty's OpenAPI file when `PAGERDUTY_EVENTS_OPENAPI` names it.
         public var validatesSchema: Bool
         /// Answer `GET`/`POST` ``FakePagerDuty/controlPath`` (fault injection at run time).
         public var controlEndpoint: Bool

@@ -62,10 +62,14 @@ def build():
 
 
 def openapi_file():
-    """PagerDuty's official OpenAPI file, for the fake's schema validation; None when not found."""
+    """PagerDuty's official OpenAPI file, which the fake then validates against besides the project's schema;
+    None when not found. A PAGERDUTY_EVENTS_OPENAPI naming a missing file is an error."""
     configured = os.environ.get("PAGERDUTY_EVENTS_OPENAPI")
     if configured:
-        return configured if os.path.exists(configured) else None
+        if not os.path.exists(configured):
+            raise SystemExit(f"PAGERDUTY_EVENTS_OPENAPI names {configured}, which does not exist: "
+                             "set it to the path of PagerDuty's events-v2.openapi.json, or unset it")
+        return configured
     directory = ROOT
     while True:
         candidate = os.path.join(directory, "shared", "pagerduty", "events-v2.openapi.json")
@@ -97,13 +101,15 @@ class Fake:
         arguments = [FAKE_BINARY, "--port", "0", "--record", record_path, "--seed", str(seed)]
         if rate_limit_per_minute:
             arguments += ["--rate-limit-per-minute", str(rate_limit_per_minute)]
+        # The fake always validates events against the project's schema; it adds PagerDuty's OpenAPI file when
+        # the variable names it, and the variable is passed only when the file is found.
         env = dict(os.environ)
+        env.pop("PAGERDUTY_EVENTS_OPENAPI", None)
         schema = openapi_file()
         if schema:
             env["PAGERDUTY_EVENTS_OPENAPI"] = schema
         else:
-            say("note: PagerDuty's OpenAPI file was not found; the fake does not validate event schemas")
-            arguments.append("--no-schema-validation")
+            say("note: PagerDuty's OpenAPI file was not found; the fake validates events against the project's schema only")
         self.process = _spawn(arguments, os.path.join(workdir, "fake.stderr"), env)
         line = _read_line(self.process, timeout=30)
         if not line.startswith("http://127.0.0.1:"):
