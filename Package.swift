@@ -73,6 +73,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The route configuration file (YAML): routes, matchers, severity maps, templates; problems as sentences.
+        .target(
+            name: "PublisherConfiguration",
+            dependencies: [
+                "PagerDutyEvents",
+                "PublisherCore",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // HTTP receiver (Hummingbird 2): routes, auth, limits, health, /metrics.
         .target(
             name: "PublisherReceiver",
@@ -104,6 +114,7 @@ let package = Package(
                 "PublisherCore",
                 "PublisherSQLite",
                 "PublisherReceiver",
+                "PublisherConfiguration",
                 "StructuredLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -180,7 +191,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["PagerDutyPublisher", "PublisherTestSupport", "PagerDutyEvents", "AlertmanagerModels", "PublisherCore", "PublisherSQLite"],
+            dependencies: ["PagerDutyPublisher", "PublisherTestSupport", "PagerDutyEvents", "AlertmanagerModels", "PublisherCore", "PublisherSQLite", "PublisherConfiguration"],
             swiftSettings: swiftSettings
         ),
     ]

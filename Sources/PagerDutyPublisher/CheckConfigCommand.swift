@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PagerDutyEvents
+import PublisherConfiguration
 import PublisherCore
 
 /// `pagerduty-publisher check-config`: validates a configuration file and the key files it names.

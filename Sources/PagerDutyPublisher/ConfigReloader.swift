@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PagerDutyEvents
+import PublisherConfiguration
 import PublisherCore
 import ServiceLifecycle
 import StructuredLogging

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import PagerDutyEvents
 import Prometheus
+import PublisherConfiguration
 import PublisherCore
 import PublisherReceiver
 import PublisherSQLite

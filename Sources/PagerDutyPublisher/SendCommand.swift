@@ -2,6 +2,7 @@ import AlertmanagerModels
 import ArgumentParser
 import Foundation
 import PagerDutyEvents
+import PublisherConfiguration
 import PublisherCore
 import StructuredLogging
 

@@ -2,6 +2,7 @@ import AlertmanagerModels
 import Foundation
 import Logging
 import PagerDutyEvents
+import PublisherConfiguration
 import PublisherCore
 import PublisherReceiver
 import StructuredLogging

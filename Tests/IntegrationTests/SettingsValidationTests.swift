@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 @testable import PagerDutyPublisher
+import PublisherConfiguration
 import PublisherCore
 import PublisherReceiver
 import StructuredLogging

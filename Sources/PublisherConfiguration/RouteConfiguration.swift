@@ -4,17 +4,34 @@ import PublisherCore
 import Yams
 
 /// Everything wrong with a configuration, each problem a sentence naming where it is. Keys never appear.
-struct ConfigurationProblems: Error, CustomStringConvertible {
-    var problems: [String]
+public struct ConfigurationProblems: Error, CustomStringConvertible {
+    /// Each problem, a sentence naming where it is.
+    public var problems: [String]
 
-    var description: String { problems.joined(separator: "\n") }
+    /// Collects `problems`.
+    public init(problems: [String]) {
+        self.problems = problems
+    }
+
+    /// The problems, one a line.
+    public var description: String { problems.joined(separator: "\n") }
 }
 
 /// What a route gets for the settings it does not give itself (from the `serve` flags).
-struct RouteDefaults: Sendable {
-    var severity: Severity = .error
-    var mutePolicy = MutePolicy()
-    var incidentPer = IncidentGrouping.alert
+public struct RouteDefaults: Sendable {
+    /// The severity of an alert whose severity label is missing or unknown.
+    public var severity: Severity
+    /// What a silenced or inhibited alert's incident gets.
+    public var mutePolicy: MutePolicy
+    /// One incident per alert, or per Alertmanager group.
+    public var incidentPer: IncidentGrouping
+
+    /// The defaults `serve` uses when no flag changes them.
+    public init(severity: Severity = .error, mutePolicy: MutePolicy = MutePolicy(), incidentPer: IncidentGrouping = .alert) {
+        self.severity = severity
+        self.mutePolicy = mutePolicy
+        self.incidentPer = incidentPer
+    }
 }
 
 /// The routes a configuration file defines, plus the default route from the flags or environment.
@@ -36,10 +53,11 @@ struct RouteDefaults: Sendable {
 ///     incident_per: alert                 # alert | group (one incident per Alertmanager group)
 /// ```
 /// A route called `default` in the file is replaced by the one from `--routing-key` when both exist.
-struct RouteConfiguration: Sendable {
-    var routes: [Route]
+public struct RouteConfiguration: Sendable {
+    /// The routes, the default one (if any) last.
+    public var routes: [Route]
     /// Files whose change triggers a reload: the configuration file and every key file.
-    var watchedFiles: [String]
+    public var watchedFiles: [String]
 
     static let topLevelKeys: Set<String> = ["routes"]
     static let routeKeys: Set<String> = [
@@ -50,7 +68,7 @@ struct RouteConfiguration: Sendable {
     static let detailsKeys: Set<String> = ["include", "exclude"]
 
     /// Loads `path` (if any) and adds `defaultRoute`; lists every problem at once when there are some.
-    static func load(path: String?, defaultRoute: Route?, defaults: RouteDefaults) throws(ConfigurationProblems) -> RouteConfiguration {
+    public static func load(path: String?, defaultRoute: Route?, defaults: RouteDefaults) throws(ConfigurationProblems) -> RouteConfiguration {
         var problems: [String] = []
         var routes: [Route] = []
         var watched: [String] = []
