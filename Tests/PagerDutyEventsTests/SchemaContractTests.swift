@@ -27,6 +27,25 @@ private let validTrigger: JSONValue = [
     "payload": ["summary": "Disk almost full on host-1", "source": "host-1", "severity": "critical"],
 ]
 
+/// An alert event that breaks a rule in almost every member, for the schemas to name each one.
+private let invalidEvent: JSONValue = [
+    "routing_key": .number(42),
+    "event_action": "explode",
+    "client_url": "not a url",
+    "payload": [
+        "source": "host-1",
+        "severity": "fatal",
+        "timestamp": "yesterday",
+    ],
+    "images": .array([["alt": "no source"]]),
+]
+
+/// Where both schemas must find a violation in ``invalidEvent``.
+private let invalidEventLocations = [
+    "$.routing_key", "$.event_action", "$.client_url", "$.payload.severity", "$.payload.timestamp",
+    "$.payload: required property \"summary\"", "$.images[0]: required property \"src\"",
+]
+
 /// `json` with the member at `path` (object keys) replaced by `value`, or removed when `value` is nil.
 private func replacing(_ path: [String], in json: JSONValue, with value: JSONValue?) -> JSONValue {
     guard let name = path.first, case .object(var members) = json else { return value ?? json }
@@ -97,24 +116,9 @@ struct SchemaContractTests {
 
     @Test func anInvalidEventYieldsViolations() throws {
         let validator = try EventSchemaValidator.project()
-        let invalid: JSONValue = [
-            "routing_key": .number(42),
-            "event_action": "explode",
-            "client_url": "not a url",
-            "payload": [
-                "source": "host-1",
-                "severity": "fatal",
-                "timestamp": "yesterday",
-            ],
-            "images": .array([["alt": "no source"]]),
-            "dedupKey": "misspelt",
-        ]
+        let invalid = replacing(["dedupKey"], in: invalidEvent, with: "misspelt")
         let violations = validator.validate(invalid, for: .enqueue)
-        let expectedLocations = [
-            "$.routing_key", "$.event_action", "$.client_url", "$.payload.severity", "$.payload.timestamp",
-            "$.payload: required property \"summary\"", "$.images[0]: required property \"src\"",
-            "$.dedupKey: property \"dedupKey\" is not allowed",
-        ]
+        let expectedLocations = invalidEventLocations + ["$.dedupKey: property \"dedupKey\" is not allowed"]
         for location in expectedLocations {
             #expect(violations.contains { $0.hasPrefix(location) }, "no violation at \(location) in \(violations)")
         }
@@ -273,22 +277,9 @@ struct OfficialSchemaContractTests {
 
     @Test func anInvalidEventYieldsViolations() throws {
         let validator = try EventContract.officialValidator()
-        let invalid: JSONValue = [
-            "routing_key": .number(42),
-            "event_action": "explode",
-            "client_url": "not a url",
-            "payload": [
-                "source": "host-1",
-                "severity": "fatal",
-                "timestamp": "yesterday",
-            ],
-            "images": .array([["alt": "no source"]]),
-        ]
+        let invalid = invalidEvent
         let violations = validator.validate(invalid, for: .enqueue)
-        let expectedLocations = [
-            "$.routing_key", "$.event_action", "$.client_url", "$.payload.severity", "$.payload.timestamp",
-            "$.payload: required property \"summary\"", "$.images[0]: required property \"src\"",
-        ]
+        let expectedLocations = invalidEventLocations
         for location in expectedLocations {
             #expect(violations.contains { $0.hasPrefix(location) }, "no violation at \(location) in \(violations)")
         }

@@ -40,7 +40,7 @@ public struct OfficialSchemaUnavailable: Error, CustomStringConvertible {
 /// The fake PagerDuty and the contract tests use this one entry point. Nothing here looks for the official file
 /// anywhere else: the scripts (`scripts/test`, `.ci/run`, `scripts/lib/harness.py`) set the variable when they find
 /// it.
-public struct EventContract: Sendable {
+public struct EventContract: EventBodyValidating {
     /// The environment variable naming PagerDuty's official OpenAPI file.
     public static let officialFileVariable = "PAGERDUTY_EVENTS_OPENAPI"
 
@@ -104,17 +104,8 @@ public struct EventContract: Sendable {
         "\(officialFileVariable) is unset, so the tests against PagerDuty's official OpenAPI file are skipped; "
         + "the project's schema is checked regardless (set the variable to the file's path to run them)."
 
-    /// The violations of `body` against the project's schema, then those against the official file, suffixed
-    /// "(PagerDuty's OpenAPI file)"; empty when both accept it.
-    public func validate(_ body: [UInt8], for endpoint: EventsEndpoint) -> [String] {
-        do {
-            return validate(try JSONDecoder().decode(JSONValue.self, from: Data(body)), for: endpoint)
-        } catch {
-            return ["$: the body is not JSON (\(error))"]
-        }
-    }
-
-    /// The violations of a decoded body, as ``validate(_:for:)-([UInt8],_)`` describes.
+    /// The violations of a decoded body against the project's schema, then those against the official file,
+    /// suffixed "(PagerDuty's OpenAPI file)"; empty when both accept it.
     public func validate(_ json: JSONValue, for endpoint: EventsEndpoint) -> [String] {
         let own = project.validate(json, for: endpoint)
         let theirs = official?.validate(json, for: endpoint).map { "\($0) (\(official!.name))" } ?? []

@@ -20,7 +20,7 @@ public struct SchemaFileUnusable: Error, CustomStringConvertible {
 /// and the OpenAPI file's `url`, checked loosely) and `$ref` to a local JSON pointer (`#/$defs/…`,
 /// `#/components/schemas/…`). Unknown members of a body are allowed unless `additionalProperties` says otherwise.
 /// The project's file is refused when it uses any other keyword, so it cannot silently mean less than it says.
-public struct EventSchemaValidator: Sendable {
+public struct EventSchemaValidator: EventBodyValidating {
     /// The name of the project's schema in `Resources/`.
     public static let projectSchemaResource = "events-v2.schema"
 
@@ -109,15 +109,6 @@ public struct EventSchemaValidator: Sendable {
     /// The path of `endpoint` in the OpenAPI file, whose server URL already ends in `/v2`.
     static func operationPath(of endpoint: EventsEndpoint) -> String {
         endpoint.path.hasPrefix("/v2/") ? String(endpoint.path.dropFirst(3)) : endpoint.path
-    }
-
-    /// The violations of a raw JSON body; empty when it is valid.
-    public func validate(_ body: [UInt8], for endpoint: EventsEndpoint) -> [String] {
-        do {
-            return validate(try JSONDecoder().decode(JSONValue.self, from: Data(body)), for: endpoint)
-        } catch {
-            return ["$: the body is not JSON (\(error))"]
-        }
     }
 
     /// The violations of a decoded body, each starting with its location (`$.payload.summary: …`); empty when it
@@ -378,5 +369,23 @@ extension JSONValue {
     fileprivate subscript(name: String) -> JSONValue? {
         if case .object(let members) = self { return members[name] }
         return nil
+    }
+}
+
+/// Something that checks Events API request bodies and names each violation by its location.
+public protocol EventBodyValidating: Sendable {
+    /// The violations of a decoded body, each starting with its location (`$.payload.summary: …`); empty when it
+    /// is valid.
+    func validate(_ json: JSONValue, for endpoint: EventsEndpoint) -> [String]
+}
+
+extension EventBodyValidating {
+    /// The violations of a raw JSON body; a body that is not JSON is one violation at `$`.
+    public func validate(_ body: [UInt8], for endpoint: EventsEndpoint) -> [String] {
+        do {
+            return validate(try JSONDecoder().decode(JSONValue.self, from: Data(body)), for: endpoint)
+        } catch {
+            return ["$: the body is not JSON (\(error))"]
+        }
     }
 }
