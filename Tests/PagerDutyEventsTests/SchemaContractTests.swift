@@ -211,21 +211,6 @@ struct EventContractConfigurationTests {
         #expect(EventContract.officialFileTestsRun(environment: [EventContract.officialFileVariable: "/some/file.json"]))
         #expect(OfficialSchemaUnavailable(reason: .notConfigured).description.contains("set PAGERDUTY_EVENTS_OPENAPI to the path"))
     }
-
-    @Test func noTestOrSourceSearchesForTheSharedFolder() throws {
-        // The official file is found through the variable alone: the scripts set it, the code never guesses.
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        var offenders: [String] = []
-        for folder in ["Sources", "Tests"] {
-            let enumerator = FileManager.default.enumerator(at: root.appendingPathComponent(folder), includingPropertiesForKeys: nil)
-            while let url = enumerator?.nextObject() as? URL {
-                guard url.pathExtension == "swift", url.lastPathComponent != "SchemaContractTests.swift" else { continue }
-                let text = try String(contentsOf: url, encoding: .utf8)
-                if text.contains("../shared") || text.contains("shared/pagerduty") { offenders.append(url.lastPathComponent) }
-            }
-        }
-        #expect(offenders == [])
-    }
 }
 
 /// The same contract against PagerDuty's official OpenAPI file. These run when `PAGERDUTY_EVENTS_OPENAPI` is set,
