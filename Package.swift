@@ -15,6 +15,7 @@ let package = Package(
         // For Benchmarks/ and the fuzz targets, which are packages of their own.
         .library(name: "PublisherCore", targets: ["PublisherCore"]),
         .library(name: "PublisherSQLite", targets: ["PublisherSQLite"]),
+        .library(name: "PublisherPostgres", targets: ["PublisherPostgres"]),
         .library(name: "PublisherReceiver", targets: ["PublisherReceiver"]),
     ],
     dependencies: [
@@ -29,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.27.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         // libcurl, the system library behind the Events API client (Debian: libcurl4-openssl-dev).
@@ -73,6 +75,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // PostgreSQL store (postgres-nio): the core's store protocols for several replicas, leases, notifications.
+        .target(
+            name: "PublisherPostgres",
+            dependencies: [
+                "PublisherCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The route configuration file (YAML): routes, matchers, severity maps, templates; problems as sentences.
         .target(
             name: "PublisherConfiguration",
@@ -113,6 +127,7 @@ let package = Package(
                 "PagerDutyEvents",
                 "PublisherCore",
                 "PublisherSQLite",
+                "PublisherPostgres",
                 "PublisherReceiver",
                 "PublisherConfiguration",
                 "StructuredLogging",
@@ -182,6 +197,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PublisherPostgresTests",
+            dependencies: [
+                "PublisherPostgres", "PublisherSQLite", "PublisherTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PublisherReceiverTests",
             dependencies: [
                 "PublisherReceiver", "StructuredLogging", "PublisherTestSupport",
@@ -191,7 +214,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["PagerDutyPublisher", "PublisherTestSupport", "PagerDutyEvents", "AlertmanagerModels", "PublisherCore", "PublisherSQLite", "PublisherConfiguration"],
+            dependencies: ["PagerDutyPublisher", "PublisherTestSupport", "PagerDutyEvents", "AlertmanagerModels", "PublisherCore", "PublisherSQLite", "PublisherPostgres", "PublisherConfiguration"],
             swiftSettings: swiftSettings
         ),
     ]

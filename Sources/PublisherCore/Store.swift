@@ -210,7 +210,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 /// Durable storage of the ledger and the outbox. Every method is one short transaction; every write is
 /// durable when it returns.
 ///
-/// The SQLite store implements it today; a PostgreSQL store for multi-replica deployments can later.
+/// The SQLite store (one replica) and the PostgreSQL store (several replicas, ``SharedPublisherStore``)
+/// implement it.
 public protocol PublisherStore: Sendable {
     /// Ledger entries last seen at or after `date`, to warm the in-memory cache at start.
     func loadLedger(seenSince date: Date) async throws -> [LedgerEntry]
@@ -253,4 +254,77 @@ public protocol PublisherStore: Sendable {
 
     /// Throws when the store cannot write (readiness).
     func checkWritable() async throws
+
+    /// Runs `decide` inside one transaction on the stored ledger entries of `keys`, which no other writer of
+    /// the store (another replica included) can change until the transaction ends, then upserts the entries and
+    /// appends the messages it returns, in that transaction. Returns the decision's outcome once it is durable;
+    /// when the store fails, nothing of it is written.
+    ///
+    /// A store with one writer may answer from `cache` (``decideFromCache(keys:cache:_:)``); a shared store must
+    /// read its own rows under a row or advisory lock.
+    func decide<Outcome: Sendable>(
+        keys: Set<LedgerKey>,
+        cache: LedgerCache,
+        _ decide: LedgerDecider<Outcome>
+    ) async throws -> Outcome
+
+    /// Remembers that a request to PagerDuty for `lane` finished at `date`, so the rate limiter's window
+    /// survives a restart or a handover to another replica. `lane` names a routing key without being it.
+    func recordRequest(lane: String, finishedAt date: Date) async throws
+
+    /// When the requests of `lane` that finished at or after `date` finished, oldest first.
+    func requestTimes(lane: String, since date: Date) async throws -> [Date]
+}
+
+/// What a decision taken inside the store's transaction writes, and what it tells its caller.
+public struct LedgerChanges<Outcome: Sendable>: Sendable {
+    /// Entries to upsert (keyed by route and dedup_key).
+    public var ledger: [LedgerEntry]
+    /// Messages to append, in this order.
+    public var outbox: [OutboxMessage]
+    /// What the caller learns from the decision (for example each webhook's result).
+    public var outcome: Outcome
+
+    public init(ledger: [LedgerEntry], outbox: [OutboxMessage], outcome: Outcome) {
+        self.ledger = ledger
+        self.outbox = outbox
+        self.outcome = outcome
+    }
+}
+
+/// The decisions of ``PublisherStore/decide(keys:cache:_:)``: given the stored entries of the keys asked for
+/// (absent keys have none), what to write. It runs exactly once per call, synchronously, inside the transaction.
+public typealias LedgerDecider<Outcome: Sendable> = @Sendable (_ stored: [LedgerKey: LedgerEntry]) -> LedgerChanges<Outcome>
+
+extension PublisherStore {
+    /// The decision of a store with one writer (this process): the process's ledger cache is exact, since every
+    /// write of the ledger goes through it under the callers' gate, so `decide` reads it instead of the tables.
+    public func decideFromCache<Outcome: Sendable>(
+        keys: Set<LedgerKey>,
+        cache: LedgerCache,
+        _ decide: LedgerDecider<Outcome>
+    ) async throws -> Outcome {
+        var stored: [LedgerKey: LedgerEntry] = [:]
+        stored.reserveCapacity(keys.count)
+        for key in keys {
+            if let entry = cache.entry(for: key) { stored[key] = entry }
+        }
+        let changes = decide(stored)
+        if !changes.ledger.isEmpty || !changes.outbox.isEmpty {
+            try await commit(ledger: changes.ledger, outbox: changes.outbox)
+        }
+        return changes.outcome
+    }
+}
+
+/// A store that several processes write at once (PostgreSQL behind several replicas). Its ledger, not a
+/// process's cache, is the authority: every decision reads the stored entries under the store's locks, and the
+/// background work that scans the ledger (the Alertmanager sync, held resolves) reads it from the store.
+public protocol SharedPublisherStore: PublisherStore {
+    /// Entries the Alertmanager sync looks at: those with an open incident (not a change announcement, no
+    /// resolve held), and those the sync resolved because the alert was silenced or inhibited.
+    func syncCandidates() async throws -> [LedgerEntry]
+
+    /// Entries whose held resolve is due at `date`.
+    func heldResolves(dueAt date: Date) async throws -> [LedgerEntry]
 }

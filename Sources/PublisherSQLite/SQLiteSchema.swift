@@ -13,7 +13,22 @@ enum SQLiteSchema {
         migrator.registerMigration("v2-ledger-lifecycle", migrate: addLedgerLifecycle)
         migrator.registerMigration("outbox-summary-index", migrate: createOutboxSummaryIndex)
         migrator.registerMigration("v3-checks-without-in-lists", migrate: rewriteChecksWithoutInLists)
+        migrator.registerMigration("v4-request-times", migrate: createRequestTimes)
         return migrator
+    }
+
+    /// When each request to PagerDuty finished, per dispatcher lane (a hash of the routing key, never the key),
+    /// so the rate limiter's 60-second window survives a restart. Rows older than the window are pruned as new
+    /// ones are written.
+    private static func createRequestTimes(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE request_times (
+                    lane TEXT NOT NULL,
+                    finished_at REAL NOT NULL
+                ) STRICT;
+                CREATE INDEX request_times_lane ON request_times (lane, finished_at);
+                """)
     }
 
     /// SQLite evaluates a `CHECK (x IN ('a', 'b', …))` by building a temporary B-tree of the list for every row

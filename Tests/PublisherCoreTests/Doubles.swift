@@ -125,6 +125,7 @@ final class InMemoryStore: PublisherStore {
         var commitSizes: [Int] = []
         /// While set, commits wait on it (after their failure check).
         var commitLatch: Latch?
+        var requestTimes: [String: [Date]] = [:]
     }
 
     let state = Mutex(State())
@@ -151,6 +152,20 @@ final class InMemoryStore: PublisherStore {
             return state.commitLatch
         }
         latch?.open()
+    }
+
+    func decide<Outcome: Sendable>(
+        keys: Set<LedgerKey>, cache: LedgerCache, _ decide: LedgerDecider<Outcome>
+    ) async throws -> Outcome {
+        try await decideFromCache(keys: keys, cache: cache, decide)
+    }
+
+    func recordRequest(lane: String, finishedAt date: Date) async throws {
+        state.withLock { $0.requestTimes[lane, default: []].append(date) }
+    }
+
+    func requestTimes(lane: String, since date: Date) async throws -> [Date] {
+        state.withLock { ($0.requestTimes[lane] ?? []).filter { $0 >= date } }
     }
 
     func loadLedger(seenSince date: Date) async throws -> [LedgerEntry] {

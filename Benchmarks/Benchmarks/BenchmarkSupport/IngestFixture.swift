@@ -79,4 +79,13 @@ public final class DiscardingStore: PublisherStore {
     @discardableResult
     public func expireLedger(seenBefore date: Date) async throws -> Int { 0 }
     public func checkWritable() async throws {}
+
+    public func decide<Outcome: Sendable>(
+        keys: Set<LedgerKey>, cache: LedgerCache, _ decide: LedgerDecider<Outcome>
+    ) async throws -> Outcome {
+        try await decideFromCache(keys: keys, cache: cache, decide)
+    }
+
+    public func recordRequest(lane: String, finishedAt date: Date) async throws {}
+    public func requestTimes(lane: String, since date: Date) async throws -> [Date] { [] }
 }

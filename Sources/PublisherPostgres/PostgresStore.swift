@@ -1,0 +1,3 @@
+import PublisherCore
+
+// The PostgreSQL store is being written; see issue 13.

@@ -1,0 +1,36 @@
+import Foundation
+import GRDB
+import PublisherCore
+
+extension SQLiteStore {
+    /// How long request times are kept: the limiter looks back 60 s; the margin covers clock steps.
+    static let requestTimeRetention: TimeInterval = 120
+
+    public func recordRequest(lane: String, finishedAt date: Date) async throws(StoreError) {
+        try await writing("recording a request time") { db in
+            try db.cachedStatement(sql: "INSERT INTO request_times (lane, finished_at) VALUES (?, ?)")
+                .execute(arguments: [lane, StoredTime.encode(date)])
+            try db.cachedStatement(sql: "DELETE FROM request_times WHERE lane = ? AND finished_at < ?")
+                .execute(arguments: [lane, StoredTime.encode(date) - Self.requestTimeRetention])
+        }
+    }
+
+    public func requestTimes(lane: String, since date: Date) async throws(StoreError) -> [Date] {
+        try await reading("reading request times") { db in
+            try Double.fetchAll(
+                db,
+                sql: "SELECT finished_at FROM request_times WHERE lane = ? AND finished_at >= ? ORDER BY finished_at",
+                arguments: [lane, StoredTime.encode(date)]
+            ).map(StoredTime.decode)
+        }
+    }
+
+    /// One writer (this process, under the file lock): the ledger cache is exact.
+    public func decide<Outcome: Sendable>(
+        keys: Set<LedgerKey>,
+        cache: LedgerCache,
+        _ decide: LedgerDecider<Outcome>
+    ) async throws -> Outcome {
+        try await decideFromCache(keys: keys, cache: cache, decide)
+    }
+}
