@@ -2,6 +2,7 @@ import AlertmanagerModels
 import Foundation
 import Logging
 import PagerDutyEvents
+import Synchronization
 
 /// Accepts Alertmanager webhooks: asks the ledger which alerts changed state, writes the resulting events and
 /// the ledger entries to the store in one transaction, then wakes the route's dispatcher lane.
@@ -197,18 +198,72 @@ public final class AlertPublisher: AlertIngesting {
 
     /// Decides the webhooks of a batch in order, then stores all their changes in one transaction (one fsync).
     ///
+    /// The decisions run inside the store's transaction (``PublisherStore/decide(keys:cache:_:)``), on the ledger
+    /// entries as stored and locked: with several replicas on one database, another replica may have changed them
+    /// since this one last looked. A store with one writer feeds them from ``LedgerCache``.
+    ///
     /// A webhook that cannot be decided (an invalid alert) fails alone and adds nothing; a failed commit fails
     /// every webhook of the batch, and then the ledger cache is left as it was, since it is updated only after
     /// the commit.
     private func decideAndStore(_ jobs: [IngestJob]) async -> [Result<(IngestResult, Set<String>), IngestError>] {
         let now = clock.now
+        let keys = Self.ledgerKeys(of: jobs)
+        // The decisions, kept when the commit after them fails: a webhook that failed on its own keeps its error.
+        let decided = Mutex<[Result<(IngestResult, Set<String>), IngestError>]?>(nil)
+        let batchOutcome: BatchOutcome
+        do {
+            batchOutcome = try await store.decide(keys: keys, cache: ledger) { stored in
+                let changes = self.decideBatch(jobs, stored: stored, now: now)
+                decided.withLock { $0 = changes.outcome.results }
+                return changes
+            }
+        } catch {
+            logger.error(
+                "Could not store webhooks; answering 503",
+                metadata: ["error": "\(error)", "webhooks": "\(jobs.count)"])
+            let failure = IngestError.storageUnavailable(reason: Self.reason(of: error))
+            let outcomes = decided.withLock { $0 } ?? jobs.map { _ in .success((IngestResult(alerts: 0, queued: 0, unchanged: 0, unrouted: 0), [])) }
+            return outcomes.map { outcome in outcome.flatMap { _ in .failure(failure) } }
+        }
+        ledger.apply(batchOutcome.entries)
+        return batchOutcome.results
+    }
+
+    /// What a batch's decisions produced, handed back out of the store's transaction.
+    private struct BatchOutcome: Sendable {
+        var results: [Result<(IngestResult, Set<String>), IngestError>]
+        var entries: [LedgerEntry]
+    }
+
+    /// The ledger keys the webhooks of a batch may read or write: one per routed alert, one per Alertmanager
+    /// group on routes with `incident_per: group`.
+    private static func ledgerKeys(of jobs: [IngestJob]) -> Set<LedgerKey> {
+        var keys: Set<LedgerKey> = []
+        for job in jobs {
+            for (index, destination) in job.destinations.enumerated() {
+                guard let destination else { continue }
+                let alert = job.message.alerts[index]
+                if destination.incidentPer == .group && !isChangeEvent(alert) {
+                    if let groupKey = job.message.groupKey, !groupKey.isEmpty {
+                        keys.insert(LedgerKey(route: destination.name, dedupKey: DedupKey.ofGroup(groupKey)))
+                    }
+                } else {
+                    keys.insert(LedgerKey(route: destination.name, dedupKey: job.keys[index]))
+                }
+            }
+        }
+        return keys
+    }
+
+    /// Decides the webhooks of a batch in order against `stored`, the entries as the store holds them.
+    private func decideBatch(_ jobs: [IngestJob], stored: [LedgerKey: LedgerEntry], now: Date) -> LedgerChanges<BatchOutcome> {
         var batch = Changes()
         var outcomes: [Result<(IngestResult, Set<String>), IngestError>] = []
         outcomes.reserveCapacity(jobs.count)
         for job in jobs {
             batch.beginWebhook()
             do {
-                let unrouted = try decide(job, now: now, into: &batch)
+                let unrouted = try decide(job, stored: stored, now: now, into: &batch)
                 let added = batch.addedByWebhook
                 let result = IngestResult(
                     alerts: job.message.alerts.count,
@@ -222,23 +277,14 @@ public final class AlertPublisher: AlertIngesting {
                 outcomes.append(.failure(error))
             }
         }
-        guard !batch.working.isEmpty || !batch.outbox.isEmpty else { return outcomes }
         let entries = Array(batch.working.values)
-        do {
-            try await store.commit(ledger: entries, outbox: batch.outbox)
-        } catch {
-            logger.error(
-                "Could not store webhooks; answering 503",
-                metadata: ["error": "\(error)", "webhooks": "\(jobs.count)"])
-            let failure = IngestError.storageUnavailable(reason: Self.reason(of: error))
-            return outcomes.map { outcome in outcome.flatMap { _ in .failure(failure) } }
-        }
-        ledger.apply(entries)
-        return outcomes
+        return LedgerChanges(ledger: entries, outbox: batch.outbox, outcome: BatchOutcome(results: outcomes, entries: entries))
     }
 
     /// Decides every alert of one webhook into `changes`; returns how many alerts no route took.
-    private func decide(_ job: IngestJob, now: Date, into changes: inout Changes) throws(IngestError) -> Int {
+    private func decide(
+        _ job: IngestJob, stored: [LedgerKey: LedgerEntry], now: Date, into changes: inout Changes
+    ) throws(IngestError) -> Int {
         let message = job.message
         let keys = job.keys
         let destinations = job.destinations
@@ -260,10 +306,10 @@ public final class AlertPublisher: AlertIngesting {
             }
             try decide(
                 alert, index: index, dedupKey: dedupKey, route: destination, message: message, prepared: prepared[index],
-                now: now, into: &changes)
+                stored: stored, now: now, into: &changes)
         }
         for group in groups {
-            try decideGroup(group.alerts, route: group.route, message: message, now: now, into: &changes)
+            try decideGroup(group.alerts, route: group.route, message: message, stored: stored, now: now, into: &changes)
         }
         return unrouted
     }
@@ -276,6 +322,7 @@ public final class AlertPublisher: AlertIngesting {
         route destination: Route,
         message: WebhookMessage,
         prepared: PreparedEvent?,
+        stored: [LedgerKey: LedgerEntry],
         now: Date,
         into changes: inout Changes
     ) throws(IngestError) {
@@ -285,7 +332,7 @@ public final class AlertPublisher: AlertIngesting {
         let isChange = Self.isChangeEvent(alert)
         var alertPolicy = policy
         if isChange { alertPolicy.retriggerInterval = nil }
-        let existing = changes.working[key] ?? ledger.entry(for: key)
+        let existing = changes.working[key] ?? stored[key]
         let hold = isChange ? nil : resolveHold(for: key, existing: existing, resolving: alert.status == .resolved, now: now)
         var decision = LedgerRules.decide(
             existing: existing,
@@ -332,6 +379,7 @@ public final class AlertPublisher: AlertIngesting {
         _ alerts: [Alert],
         route destination: Route,
         message: WebhookMessage,
+        stored: [LedgerKey: LedgerEntry],
         now: Date,
         into changes: inout Changes
     ) throws(IngestError) {
@@ -348,7 +396,7 @@ public final class AlertPublisher: AlertIngesting {
         for alert in alerts where alert.status == .firing {
             if let fingerprint = try? DedupKey.of(alert) { firing.insert(fingerprint) }
         }
-        let existing = changes.working[key] ?? ledger.entry(for: key)
+        let existing = changes.working[key] ?? stored[key]
         let hold = resolveHold(for: key, existing: existing, resolving: firing.isEmpty, now: now)
         var decision = LedgerRules.decideGroup(
             existing: existing,

@@ -129,6 +129,7 @@ public final class AlertmanagerSync: Service {
     private let signal: WorkSignal
     private let metrics: PublisherMetrics
     private let gate: AsyncGate
+    private let ownership: any WorkOwnership
     private let logger: Logger
     private let state = Mutex(SyncState())
 
@@ -152,8 +153,10 @@ public final class AlertmanagerSync: Service {
         signal: WorkSignal,
         metrics: PublisherMetrics,
         gate: AsyncGate,
+        ownership: any WorkOwnership = SoleReplica(),
         logger: Logger
     ) {
+        self.ownership = ownership
         self.sources = sources
         self.store = store
         self.routes = routes
@@ -185,8 +188,14 @@ public final class AlertmanagerSync: Service {
         }
     }
 
-    /// Reads every Alertmanager once and queues what their state calls for.
+    /// Reads every Alertmanager once and queues what their state calls for, when this replica runs the sync
+    /// (one replica at a time does, ``OwnedWork/alertmanagerSync``).
     public func poll() async {
+        guard await ownership.claim(.alertmanagerSync) else {
+            // Another replica syncs; its grace periods are its own.
+            state.withLock { $0.missingSince.removeAll() }
+            return
+        }
         let answers = await AlertmanagerReads.readEach(sources)
         let now = clock.now
         var views: [String: [AlertmanagerView]] = [:]
@@ -241,17 +250,71 @@ public final class AlertmanagerSync: Service {
         }
     }
 
-    /// One pass over the open incidents, under the ledger's gate.
-    private func apply(views: [String: AlertmanagerView], everyAnswered: Bool, now: Date) async {
-        let candidates = ledger.entries { entry in
-            guard entry.subject != .change, entry.resolveHeldUntil == nil else { return false }
-            return entry.isOpen || (entry.lastAction == .resolve && (entry.cause == .silenced || entry.cause == .inhibited))
-        }
+    /// What one pass decided, handed back out of the store's transaction.
+    private struct SyncPass: Sendable {
         var entries: [LedgerEntry] = []
         var outbox: [OutboxMessage] = []
-        var counted: [(EventAction, String)] = []
-        var missingSince = state.withLock { $0.missingSince }
+        var counted: [Counted] = []
         var stillMissing: [LedgerKey: Date] = [:]
+
+        struct Counted: Sendable {
+            var action: EventAction
+            var cause: String
+        }
+    }
+
+    /// One pass over the open incidents, under the ledger's gate. The candidates come from the ledger cache, or
+    /// from the store when other replicas write it too; the decisions run inside the store's transaction on the
+    /// entries as stored (``PublisherStore/decide(keys:cache:_:)``).
+    private func apply(views: [String: AlertmanagerView], everyAnswered: Bool, now: Date) async {
+        let candidates: [LedgerEntry]
+        if let shared = store as? any SharedPublisherStore {
+            do {
+                candidates = try await shared.syncCandidates()
+            } catch {
+                logger.error("Alertmanager sync could not read the ledger; it retries at the next poll", metadata: ["error": "\(error)"])
+                return
+            }
+        } else {
+            candidates = ledger.entries(where: Self.isCandidate)
+        }
+        let missingSince = state.withLock { $0.missingSince }
+        let pass: SyncPass
+        do {
+            pass = try await store.decide(keys: Set(candidates.map(\.key)), cache: ledger) { stored in
+                let pass = self.decide(
+                    stored.values.filter(Self.isCandidate), views: views, everyAnswered: everyAnswered,
+                    missingSince: missingSince, now: now)
+                return LedgerChanges(ledger: pass.entries, outbox: pass.outbox, outcome: pass)
+            }
+        } catch {
+            logger.error("Alertmanager sync could not store its changes; it retries at the next poll", metadata: ["error": "\(error)"])
+            return
+        }
+        // Never resolve while an Alertmanager is unreachable: the grace period starts over once all answer.
+        state.withLock { $0.missingSince = everyAnswered ? pass.stillMissing : [:] }
+        guard !pass.entries.isEmpty else { return }
+        ledger.apply(pass.entries)
+        for counted in pass.counted { metrics.recordSyncAction(counted.action, cause: counted.cause) }
+        for route in Set(pass.outbox.map(\.route)).sorted() { signal.notify(route: route) }
+    }
+
+    /// Whether the sync looks at `entry`: an open incident (no resolve held), or one the sync resolved because
+    /// its alert was silenced or inhibited.
+    static func isCandidate(_ entry: LedgerEntry) -> Bool {
+        guard entry.subject != .change, entry.resolveHeldUntil == nil else { return false }
+        return entry.isOpen || (entry.lastAction == .resolve && (entry.cause == .silenced || entry.cause == .inhibited))
+    }
+
+    /// Decides what the Alertmanagers' views call for, for each of `candidates` (as stored).
+    private func decide(
+        _ candidates: [LedgerEntry],
+        views: [String: AlertmanagerView],
+        everyAnswered: Bool,
+        missingSince: [LedgerKey: Date],
+        now: Date
+    ) -> SyncPass {
+        var pass = SyncPass()
         for var entry in candidates {
             guard let route = routes.route(named: entry.route) else { continue }
             let view = self.view(of: entry, in: views)
@@ -259,19 +322,18 @@ public final class AlertmanagerSync: Service {
                 guard entry.isOpen, everyAnswered else { continue }
                 let since = missingSince[entry.key] ?? now
                 guard now.timeIntervalSince(since) >= configuration.gracePeriod.seconds else {
-                    stillMissing[entry.key] = since
+                    pass.stillMissing[entry.key] = since
                     continue
                 }
                 let reason = "no configured Alertmanager has reported this alert for \(Int(now.timeIntervalSince(since))) s"
                 if let message = queue(.resolve, cause: .reconciled, for: &entry, observed: nil, reason: reason, now: now) {
-                    outbox.append(message)
-                    entries.append(entry)
-                    counted.append((.resolve, "reconciled"))
+                    pass.outbox.append(message)
+                    pass.entries.append(entry)
+                    pass.counted.append(.init(action: .resolve, cause: "reconciled"))
                     log(.resolve, entry: entry, reason: reason)
                 }
                 continue
             }
-            missingSince[entry.key] = nil
             var changed = false
             if now.timeIntervalSince(entry.lastSeen) > policy.entryTTL.seconds / 4 {
                 // Alertmanager still knows the alert: keep the entry alive while webhooks are silent about it.
@@ -283,26 +345,15 @@ public final class AlertmanagerSync: Service {
                 var observed: Alert?
                 if case .active(let alert) = view, entry.subject == .alert { observed = alert }
                 if let message = queue(step.action, cause: step.cause, for: &entry, observed: observed, reason: reason, now: now) {
-                    outbox.append(message)
-                    counted.append((step.action, step.cause == .webhook ? "unmuted" : step.cause.rawValue))
+                    pass.outbox.append(message)
+                    pass.counted.append(.init(action: step.action, cause: step.cause == .webhook ? "unmuted" : step.cause.rawValue))
                     changed = true
                     log(step.action, entry: entry, reason: reason)
                 }
             }
-            if changed { entries.append(entry) }
+            if changed { pass.entries.append(entry) }
         }
-        // Never resolve while an Alertmanager is unreachable: the grace period starts over once all answer.
-        state.withLock { $0.missingSince = everyAnswered ? stillMissing : [:] }
-        guard !entries.isEmpty else { return }
-        do {
-            try await store.commit(ledger: entries, outbox: outbox)
-        } catch {
-            logger.error("Alertmanager sync could not store its changes; it retries at the next poll", metadata: ["error": "\(error)"])
-            return
-        }
-        ledger.apply(entries)
-        for (action, cause) in counted { metrics.recordSyncAction(action, cause: cause) }
-        for route in Set(outbox.map(\.route)).sorted() { signal.notify(route: route) }
+        return pass
     }
 
     private func view(of entry: LedgerEntry, in views: [String: AlertmanagerView]) -> AlertmanagerView {

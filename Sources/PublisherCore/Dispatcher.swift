@@ -18,14 +18,19 @@ public struct DispatcherConfiguration: Sendable, Hashable {
     public var priorityWindow: Int
     /// How often an idle lane looks at the store even when nobody woke it (work added by another process).
     public var idlePollInterval: Duration
+    /// How often a lane that another replica owns tries to take it over (the failover time is at most the
+    /// owner's lease plus this).
+    public var ownershipRetryInterval: Duration
 
     public init(
         rateLimitPerMinute: Int = 120,
         retryPolicy: RetryPolicy = RetryPolicy(),
         batchSize: Int = 10,
         priorityWindow: Int = 10_000,
-        idlePollInterval: Duration = .seconds(5)
+        idlePollInterval: Duration = .seconds(5),
+        ownershipRetryInterval: Duration = .seconds(1)
     ) {
+        self.ownershipRetryInterval = ownershipRetryInterval
         self.rateLimitPerMinute = rateLimitPerMinute
         self.retryPolicy = retryPolicy
         self.batchSize = batchSize
@@ -60,8 +65,11 @@ public final class Dispatcher: Service {
     private let clock: any PublisherClock
     private let signal: WorkSignal
     private let metrics: PublisherMetrics
+    private let ownership: any WorkOwnership
     private let logger: Logger
 
+    /// - Parameter ownership: which replica delivers each routing key's events; ``SoleReplica`` (the default)
+    ///   delivers all of them.
     public init(
         store: any PublisherStore,
         routes: RouteTable,
@@ -70,8 +78,10 @@ public final class Dispatcher: Service {
         clock: any PublisherClock,
         signal: WorkSignal,
         metrics: PublisherMetrics,
+        ownership: any WorkOwnership = SoleReplica(),
         logger: Logger
     ) {
+        self.ownership = ownership
         self.store = store
         self.routes = routes
         self.client = client
@@ -139,6 +149,7 @@ public final class Dispatcher: Service {
             clock: clock,
             signal: signal,
             metrics: metrics,
+            ownership: ownership,
             logger: logger
         )
     }
@@ -158,8 +169,16 @@ struct DispatchLane: Sendable {
         /// Safe to log: never the key.
         var description: String {
             switch self {
-            case .routingKey: "routing key"
+            case .routingKey: "routing key \(name)"
             case .unconfigured(let route): "unconfigured route \(route)"
+            }
+        }
+
+        /// The lane's stored name (ownership, request times): a hash of the key, never the key.
+        var name: String {
+            switch self {
+            case .routingKey(let key): DeliveryLaneName.forRoutingKey(key)
+            case .unconfigured(let route): DeliveryLaneName.forUnconfiguredRoute(route)
             }
         }
     }
@@ -172,6 +191,7 @@ struct DispatchLane: Sendable {
     let clock: any PublisherClock
     let signal: WorkSignal
     let metrics: PublisherMetrics
+    let ownership: any WorkOwnership
     let logger: Logger
 
     /// Where a lane stands between deliveries.
@@ -179,6 +199,8 @@ struct DispatchLane: Sendable {
         var limiter: SlidingWindowLimiter
         var consecutiveFailures = 0
         var random = SystemRandomNumberGenerator()
+        /// Whether this replica owned the lane at the last check.
+        var isOwner = false
     }
 
     /// What became of one planned message.
@@ -190,6 +212,8 @@ struct DispatchLane: Sendable {
         case leftForAnotherLane
         /// The lane was cancelled; the message stays queued.
         case cancelled
+        /// Another replica owns the lane now; the message stays queued for it.
+        case ownershipLost
     }
 
     /// What the lane does with a message of `routeName` right now.
@@ -226,6 +250,10 @@ struct DispatchLane: Sendable {
     func run() async {
         var progress = Progress(limiter: SlidingWindowLimiter(limit: configuration.rateLimitPerMinute))
         while !Task.isCancelled {
+            guard await holdOwnership(&progress) else {
+                guard (try? await clock.sleep(for: configuration.ownershipRetryInterval)) != nil else { return }
+                continue
+            }
             let members = memberRoutes()
             let next: PlannedDeliveries
             do {
@@ -245,9 +273,39 @@ struct DispatchLane: Sendable {
                 continue
             }
             for record in next.records {
-                if await deliver(record, progress: &progress) == .cancelled { return }
+                let settlement = await deliver(record, progress: &progress)
+                if settlement == .cancelled { return }
+                if settlement == .ownershipLost { break }
             }
         }
+    }
+
+    /// Whether this replica owns the lane; on taking it over, the limiter starts from the requests the previous
+    /// owner (or this process before a restart) made in the last window, as the store recorded them, so a
+    /// handover never lets more than the limit through in any 60 s.
+    private func holdOwnership(_ progress: inout Progress) async -> Bool {
+        let owns = await ownership.claim(.delivery(lane: identity.name))
+        defer { progress.isOwner = owns }
+        guard owns, !progress.isOwner else { return owns }
+        var limiter = SlidingWindowLimiter(limit: configuration.rateLimitPerMinute)
+        let now = clock.now
+        let uptime = clock.uptime
+        do {
+            let window = limiter.window
+            for finished in try await store.requestTimes(lane: identity.name, since: now.addingTimeInterval(-window.seconds)) {
+                // Wall-clock times of the store, placed on this process's monotonic clock (never in the future).
+                let age = max(0, now.timeIntervalSince(finished))
+                limiter.recordRequest(finishedAt: uptime - .seconds(age))
+            }
+        } catch {
+            // Without the history, wait a whole window before the first request: never over the limit.
+            logger.warning(
+                "Could not read the lane's recent requests; waiting one rate-limit window before sending",
+                metadata: ["lane": "\(identity)", "error": "\(error)"])
+            for _ in 0..<limiter.limit { limiter.recordRequest(finishedAt: uptime) }
+        }
+        progress.limiter = limiter
+        return true
     }
 
     /// The next messages to send, in plan order, and whether the lane had nothing pending at all.
@@ -293,6 +351,10 @@ struct DispatchLane: Sendable {
             if wait > .zero {
                 guard (try? await clock.sleep(for: wait)) != nil else { return .cancelled }
             }
+            // Another replica may have taken the lane while this one waited (this one could not renew its lease).
+            if !(await ownership.claim(.delivery(lane: identity.name))) {
+                return .ownershipLost
+            }
             // Looked up before every request: a reload may have rotated the key while the lane waited.
             let routingKey: String
             switch ownership(of: route) {
@@ -320,6 +382,7 @@ struct DispatchLane: Sendable {
                 return .settled
             }
             progress.limiter.recordRequest(finishedAt: clock.uptime)
+            await recordRequestTime()
             metrics.recordRequest(report)
             attempt += 1
 
@@ -354,6 +417,24 @@ struct DispatchLane: Sendable {
             details["retry_in_ms"] = "\(retryDelay.milliseconds)"
             logger.warning("Delivery failed; will retry", metadata: details)
             guard (try? await clock.sleep(for: retryDelay)) != nil else { return .cancelled }
+        }
+    }
+
+    /// Stores when a request finished, for the limiter of a later owner of the lane (or of this process after a
+    /// restart). A failure is logged and the delivery goes on: the limiter in memory still holds the limit here.
+    private func recordRequestTime() async {
+        let lane = identity.name
+        let finishedAt = clock.now
+        let failure = await Task { () -> (any Error)? in
+            do {
+                try await store.recordRequest(lane: lane, finishedAt: finishedAt)
+                return nil
+            } catch {
+                return error
+            }
+        }.value
+        if let failure {
+            logger.warning("Could not record a request time", metadata: ["lane": "\(identity)", "error": "\(failure)"])
         }
     }
 

@@ -53,27 +53,26 @@ public struct FlapDamping: Service {
         let now = clock.now
         metrics.recordFlapping(flaps.flappingCount(at: now))
         await gate.withGate {
-            // Read under the gate: a webhook may have dropped a hold since.
-            let due = ledger.heldResolves(dueAt: now)
-            guard !due.isEmpty else { return }
-            var entries: [LedgerEntry] = []
-            var outbox: [OutboxMessage] = []
-            for var entry in due {
-                entry.resolveHeldUntil = nil
+            // Read under the gate: a webhook may have dropped a hold since. Another replica may have too, so the
+            // decision below looks at each entry again as stored.
+            let due: [LedgerEntry]
+            if let shared = store as? any SharedPublisherStore {
                 do {
-                    let reason = "resolved while flapping; the resolve was held back (damping) and the alert stayed resolved"
-                    outbox.append(try LifecycleEvents.message(.resolve, for: entry, reason: reason, at: now))
+                    due = try await shared.heldResolves(dueAt: now)
                 } catch {
-                    logger.error("Could not build a held resolve", metadata: ["dedup_key": "\(entry.dedupKey)", "error": "\(error)"])
-                    continue
+                    logger.error("Could not read held resolves; retrying shortly", metadata: ["error": "\(error)"])
+                    return
                 }
-                entry.lastAction = .resolve
-                entry.lastActionAt = now
-                entry.cause = .webhook
-                entries.append(entry)
+            } else {
+                due = ledger.heldResolves(dueAt: now)
             }
+            guard !due.isEmpty else { return }
+            let entries: [LedgerEntry]
             do {
-                try await store.commit(ledger: entries, outbox: outbox)
+                entries = try await store.decide(keys: Set(due.map(\.key)), cache: ledger) { stored in
+                    let released = self.release(stored.values.filter { Self.isDue($0, at: now) }, now: now)
+                    return LedgerChanges(ledger: released.entries, outbox: released.outbox, outcome: released.entries)
+                }
             } catch {
                 logger.error("Could not queue held resolves; retrying shortly", metadata: ["error": "\(error)"])
                 return
@@ -87,5 +86,32 @@ public struct FlapDamping: Service {
             }
             for route in Set(entries.map(\.route)).sorted() { signal.notify(route: route) }
         }
+    }
+
+    /// Whether `entry` holds a resolve that is due at `date`.
+    static func isDue(_ entry: LedgerEntry, at date: Date) -> Bool {
+        guard let due = entry.resolveHeldUntil else { return false }
+        return due <= date && entry.lastAction != .resolve
+    }
+
+    /// The resolves of `due` entries, and the entries as they are once resolved.
+    private func release(_ due: [LedgerEntry], now: Date) -> (entries: [LedgerEntry], outbox: [OutboxMessage]) {
+        var entries: [LedgerEntry] = []
+        var outbox: [OutboxMessage] = []
+        for var entry in due.sorted(by: { $0.dedupKey < $1.dedupKey }) {
+            entry.resolveHeldUntil = nil
+            do {
+                let reason = "resolved while flapping; the resolve was held back (damping) and the alert stayed resolved"
+                outbox.append(try LifecycleEvents.message(.resolve, for: entry, reason: reason, at: now))
+            } catch {
+                logger.error("Could not build a held resolve", metadata: ["dedup_key": "\(entry.dedupKey)", "error": "\(error)"])
+                continue
+            }
+            entry.lastAction = .resolve
+            entry.lastActionAt = now
+            entry.cause = .webhook
+            entries.append(entry)
+        }
+        return (entries, outbox)
     }
 }
