@@ -21,7 +21,10 @@ struct DispatcherHarness {
 
     /// A dispatcher for the `default` route (key A), plus the `other` route (key B, or `otherKey`) when
     /// `withOtherRoute`. With `dryRun` the client uses the ``DryRunTransport`` instead of the scripted one.
-    init(rateLimit: Int = 120, withOtherRoute: Bool = false, otherKey: String = Self.keyB, dryRun: Bool = false) throws {
+    init(
+        rateLimit: Int = 120, withOtherRoute: Bool = false, otherKey: String = Self.keyB, dryRun: Bool = false,
+        ownership: any WorkOwnership = SoleReplica()
+    ) throws {
         transport = ScriptedTransport(clock: clock)
         routes = RouteTable(
             routes: [Route(name: "default", routingKey: Self.keyA)]
@@ -41,6 +44,7 @@ struct DispatcherHarness {
             clock: clock,
             signal: signal,
             metrics: metrics,
+            ownership: ownership,
             logger: Logger(label: "test")
         )
     }

@@ -333,3 +333,81 @@ final class ScriptedTransport: HTTPTransport {
         }
     }
 }
+
+/// An ``InMemoryStore`` that other processes are taken to write too: it decides on its own ledger (never the
+/// cache) and gives the sync and the releaser their candidates from it, like the PostgreSQL store.
+final class SharedMemoryStore: SharedPublisherStore {
+    let inner: InMemoryStore
+    /// How many decisions ran, and on which keys.
+    let decidedKeys = Mutex<[Set<LedgerKey>]>([])
+
+    init(_ inner: InMemoryStore) {
+        self.inner = inner
+    }
+
+    func decide<Outcome: Sendable>(
+        keys: Set<LedgerKey>, cache: LedgerCache, _ decide: LedgerDecider<Outcome>
+    ) async throws -> Outcome {
+        decidedKeys.withLock { $0.append(keys) }
+        let stored = inner.state.withLock { state in state.ledger.filter { keys.contains($0.key) } }
+        let changes = decide(stored)
+        if !changes.ledger.isEmpty || !changes.outbox.isEmpty {
+            try await inner.commit(ledger: changes.ledger, outbox: changes.outbox)
+        }
+        return changes.outcome
+    }
+
+    func syncCandidates() async throws -> [LedgerEntry] {
+        inner.ledgerEntries.filter { entry in
+            guard entry.subject != .change, entry.resolveHeldUntil == nil else { return false }
+            return entry.isOpen || (entry.lastAction == .resolve && (entry.cause == .silenced || entry.cause == .inhibited))
+        }
+    }
+
+    func heldResolves(dueAt date: Date) async throws -> [LedgerEntry] {
+        inner.ledgerEntries.filter { entry in entry.resolveHeldUntil.map { $0 <= date } ?? false && entry.lastAction != .resolve }
+    }
+
+    func recordRequest(lane: String, finishedAt date: Date) async throws { try await inner.recordRequest(lane: lane, finishedAt: date) }
+    func requestTimes(lane: String, since date: Date) async throws -> [Date] { try await inner.requestTimes(lane: lane, since: date) }
+    func loadLedger(seenSince date: Date) async throws -> [LedgerEntry] { try await inner.loadLedger(seenSince: date) }
+    func commit(ledger: [LedgerEntry], outbox: [OutboxMessage]) async throws -> [Int64] {
+        try await inner.commit(ledger: ledger, outbox: outbox)
+    }
+    func routesWithPendingMessages() async throws -> [String] { try await inner.routesWithPendingMessages() }
+    func pendingMessages(route: String, limit: Int) async throws -> [OutboxRecord] {
+        try await inner.pendingMessages(route: route, limit: limit)
+    }
+    func pendingSummaries(route: String, limit: Int) async throws -> [PendingMessageSummary] {
+        try await inner.pendingSummaries(route: route, limit: limit)
+    }
+    func pendingMessages(ids: [Int64]) async throws -> [OutboxRecord] { try await inner.pendingMessages(ids: ids) }
+    func markDelivered(id: Int64) async throws { try await inner.markDelivered(id: id) }
+    func recordFailedAttempt(id: Int64, error: String) async throws { try await inner.recordFailedAttempt(id: id, error: error) }
+    func moveToDeadLetters(id: Int64, reason: String, at date: Date) async throws {
+        try await inner.moveToDeadLetters(id: id, reason: reason, at: date)
+    }
+    func deadLetters(limit: Int) async throws -> [DeadLetter] { try await inner.deadLetters(limit: limit) }
+    func queueStats() async throws -> QueueStats { try await inner.queueStats() }
+    func expireLedger(seenBefore date: Date) async throws -> Int { try await inner.expireLedger(seenBefore: date) }
+    func checkWritable() async throws { try await inner.checkWritable() }
+}
+
+/// Ownership the test grants and takes away; records what was claimed.
+final class SwitchableOwnership: WorkOwnership {
+    private let state = Mutex<(owns: Bool, claimed: [OwnedWork])>((false, []))
+
+    init(owns: Bool) {
+        state.withLock { $0.owns = owns }
+    }
+
+    func set(owns: Bool) { state.withLock { $0.owns = owns } }
+    var claimed: [OwnedWork] { state.withLock { $0.claimed } }
+
+    func claim(_ work: OwnedWork) async -> Bool {
+        state.withLock { state in
+            state.claimed.append(work)
+            return state.owns
+        }
+    }
+}

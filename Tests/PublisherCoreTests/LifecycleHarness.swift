@@ -50,8 +50,12 @@ struct LifecycleHarness {
         incidentPer: IncidentGrouping = .alert,
         alertmanagers: [ScriptedAlertmanager] = [ScriptedAlertmanager()],
         flapPolicy: FlapPolicy = .off,
-        gracePeriod: Duration = .seconds(300)
+        gracePeriod: Duration = .seconds(300),
+        sharedStore: Bool = false,
+        ownership: any WorkOwnership = SoleReplica()
     ) {
+        // A shared store decides on its own rows, as with several replicas on PostgreSQL.
+        let backing: any PublisherStore = sharedStore ? SharedMemoryStore(store) : store
         routes = RouteTable(routes: [
             Route(
                 name: "default", routingKey: String(repeating: "k", count: 32), mutePolicy: mutePolicy,
@@ -62,14 +66,14 @@ struct LifecycleHarness {
         self.alertmanagers = alertmanagers
         let logger = Logger(label: "test")
         publisher = AlertPublisher(
-            store: store, routes: routes, ledger: ledger, mapper: EventMapper(), policy: LedgerPolicy(), clock: clock,
+            store: backing, routes: routes, ledger: ledger, mapper: EventMapper(), policy: LedgerPolicy(), clock: clock,
             signal: signal, logger: logger, flaps: flaps, gate: gate)
         sync = AlertmanagerSync(
-            sources: alertmanagers, store: store, routes: routes, ledger: ledger, mapper: EventMapper(),
+            sources: alertmanagers, store: backing, routes: routes, ledger: ledger, mapper: EventMapper(),
             policy: LedgerPolicy(), configuration: AlertmanagerSyncConfiguration(gracePeriod: gracePeriod),
-            clock: clock, signal: signal, metrics: metrics, gate: gate, logger: logger)
+            clock: clock, signal: signal, metrics: metrics, gate: gate, ownership: ownership, logger: logger)
         damping = FlapDamping(
-            store: store, ledger: ledger, flaps: flaps, clock: clock, signal: signal, metrics: metrics, gate: gate,
+            store: backing, ledger: ledger, flaps: flaps, clock: clock, signal: signal, metrics: metrics, gate: gate,
             logger: logger)
     }
 
