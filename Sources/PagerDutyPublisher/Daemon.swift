@@ -16,19 +16,23 @@ struct Daemon {
     let settings: ServeSettings
 
     func run() async throws {
-        // Before anything else touches the database: one `serve` per database file, for the process's life.
-        let databaseLock: DatabaseLock
-        do throws(DatabaseLockError) {
-            databaseLock = try DatabaseLock(databasePath: settings.databasePath)
-        } catch {
-            FileHandle.standardError.write(Data("pagerduty-publisher: \(error.reason)\n".utf8))
-            throw ExitCode(ServeSettings.configurationErrorExitCode)
+        // Before anything else touches the database: one `serve` per SQLite file, for the process's life.
+        var databaseLock: DatabaseLock?
+        if let path = settings.database.sqlitePath {
+            do throws(DatabaseLockError) {
+                databaseLock = try DatabaseLock(databasePath: path)
+            } catch {
+                FileHandle.standardError.write(Data("pagerduty-publisher: \(error.reason)\n".utf8))
+                throw ExitCode(ServeSettings.configurationErrorExitCode)
+            }
         }
-        defer { databaseLock.release() }
+        defer { databaseLock?.release() }
+        var databasePassword: String?
+        if case .postgres(let url, _, _) = settings.database { databasePassword = DatabaseLocation.passwordInURL(url) }
         let redactor = SecretRedactor(
             secrets: [
                 settings.routingKey, settings.authToken, settings.basicAuth?.password, settings.alertmanagerBearerToken,
-                settings.alertmanagerBasicAuth?.password,
+                settings.alertmanagerBasicAuth?.password, databasePassword,
             ].compactMap { $0 })
         let sink = StandardOutputSink()
         LoggingSystem.bootstrap(
@@ -40,13 +44,11 @@ struct Daemon {
         let registry = PrometheusCollectorRegistry()
         let metricsFactory = PrometheusMetricsFactory(registry: registry)
 
-        let store: SQLiteStore
-        do {
-            store = try SQLiteStore(path: settings.databasePath)
-        } catch {
-            logger.critical("Cannot open the database", metadata: ["path": "\(settings.databasePath)", "error": "\(error)"])
-            throw error
-        }
+        let signal = WorkSignal()
+        let opened = try await StoreBootstrap.open(
+            settings.database, replica: settings.replicaName, signal: signal, redactor: redactor, logger: logger)
+        defer { opened.close() }
+        let store = opened.store
 
         let clock = SystemClock()
         let defaultRoute = settings.routingKey.map {
@@ -65,7 +67,6 @@ struct Daemon {
         for route in routeConfiguration.routes { redactor.register(route.routingKey) }
         let routes = RouteTable(routes: routeConfiguration.routes, defaultRoute: defaultRoute?.name)
         let ledger = LedgerCache()
-        let signal = WorkSignal()
         let metrics = PublisherMetrics(factory: metricsFactory, routes: routes.names)
         let maintenance = LedgerMaintenance(
             store: store, ledger: ledger, policy: settings.ledgerPolicy, clock: clock, logger: logger
@@ -126,6 +127,7 @@ struct Daemon {
             clock: clock,
             signal: signal,
             metrics: metrics,
+            ownership: opened.ownership,
             logger: logger
         )
         let credentials = ReceiverCredentials(
@@ -169,7 +171,8 @@ struct Daemon {
             }
         )
 
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = opened.services.map { .init(service: $0) }
+        services += [
             .init(service: dispatcher),
             .init(service: maintenance),
             .init(service: damping),
@@ -180,7 +183,7 @@ struct Daemon {
                 sources: makeAlertmanagerClients(),
                 store: store, routes: routes, ledger: ledger, mapper: mapper, policy: settings.ledgerPolicy,
                 configuration: settings.alertmanagerSync, clock: clock, signal: signal, metrics: metrics,
-                gate: ledgerGate, logger: logger
+                gate: ledgerGate, ownership: opened.ownership, logger: logger
             )
             services.append(.init(service: sync))
         }
@@ -195,7 +198,7 @@ struct Daemon {
         logger.info(
             "pagerduty-publisher starting",
             metadata: [
-                "version": "\(PublisherVersion.current)", "database": "\(settings.databasePath)",
+                "version": "\(PublisherVersion.current)", "database": "\(settings.database)", "replica": "\(settings.replicaName)",
                 "events_url": "\(settings.eventsURL)", "rate_limit": "\(settings.rateLimit)",
                 "auth": "\([settings.authToken == nil ? nil : "bearer", settings.basicAuth == nil ? nil : "basic"].compactMap { $0 }.joined(separator: "+").nonEmpty ?? "none")",
             ]

@@ -28,6 +28,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var databaseOptions: DatabaseOptions
 
+    @Option(name: .customLong("replica-name"), help: "This replica's name on a postgres:// database (leases, logs, metrics). [env: PAGERDUTY_PUBLISHER_REPLICA_NAME] (default: <hostname>-<pid>)")
+    var replicaName: String?
+
     @Option(help: "YAML file with named routes, label matchers and severity mappings; reloaded on SIGHUP and when it or a key file changes. [env: PAGERDUTY_PUBLISHER_CONFIG]")
     var config: String?
 

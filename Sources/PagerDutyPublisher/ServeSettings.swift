@@ -35,7 +35,10 @@ struct ServeSettings: Sendable {
     /// The file the default route's key was read from, re-read on every reload.
     var routingKeyFile: String?
     var eventsURL: String
-    var databasePath: String
+    /// The SQLite file, or the PostgreSQL database several replicas share.
+    var database: DatabaseLocation
+    /// This process's name among the replicas of a PostgreSQL store (leases, logs, metrics).
+    var replicaName: String
     var rateLimit: Int
     var authToken: String?
     /// The file ``authToken`` was read from, re-read when it changes (`ReceiverCredentialFiles`).
@@ -123,7 +126,9 @@ struct ServeSettings: Sendable {
         routingKeyFile = value(options.routingKey, "PAGERDUTY_ROUTING_KEY") == nil
             ? value(options.routingKeyFile, "PAGERDUTY_ROUTING_KEY_FILE") : nil
         eventsURL = value(options.eventsURL, "PAGERDUTY_EVENTS_URL") ?? Self.defaultEventsURL
-        databasePath = try DatabaseOptions.checkedFilePath(options.databaseOptions.path(environment: environment))
+        database = try options.databaseOptions.location(environment: environment)
+        replicaName = value(options.replicaName, "PAGERDUTY_PUBLISHER_REPLICA_NAME")
+            ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         rateLimit = try integer(options.rateLimit, "PAGERDUTY_RATE_LIMIT", 120, name: "The rate limit", minimum: 1)
         authTokenFile = given(options.authTokenFile, "PAGERDUTY_PUBLISHER_AUTH_TOKEN_FILE")
         authToken = try Self.secret(

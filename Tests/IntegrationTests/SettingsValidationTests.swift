@@ -83,16 +83,34 @@ struct SettingsValidationTests {
         #expect(refusal(["--dry-run", "--basic-auth-username", "am", "--basic-auth-password-file", password])?.contains("empty or blank") == true)
     }
 
-    @Test(arguments: ["postgres://pager:hunter2@db.internal/publisher", "sqlite:///var/lib/p.sqlite", "HTTPS://x", "file:publisher.sqlite?mode=rwc", "/tmp/"])
+    @Test(arguments: ["mysql://pager:hunter2@db.internal/publisher", "sqlite:///var/lib/p.sqlite", "HTTPS://x", "file:publisher.sqlite?mode=rwc", "/tmp/"])
     func aDatabaseThatIsNotAFilePathIsRefused(_ database: String) throws {
         let message = try #require(refusal(["--dry-run", "--database", database]) ?? refusal(["--dry-run"], environment: ["PAGERDUTY_PUBLISHER_DATABASE": database, "PAGERDUTY_PUBLISHER_DATA_DIR": "/nonexistent-\(UUID())"]))
         #expect(message.contains("database"), "\(message)")
         #expect(!message.contains("hunter2"), "a URL's password is never echoed")
     }
 
+    @Test func aPostgresURLSelectsThePostgresStoreWithItsFilesAndIsNeverPrintedWithItsPassword() throws {
+        let url = "postgresql://pager:hunter2@db.internal:5433/publisher?sslmode=verify-full"
+        let chosen = try settings([
+            "--dry-run", "--database", url, "--database-password-file", "/run/secrets/pg", "--database-ca-file", "/run/ca.pem",
+        ]).database
+        #expect(chosen == .postgres(url: url, passwordFile: "/run/secrets/pg", caFile: "/run/ca.pem"))
+        #expect(!chosen.description.contains("hunter2") && chosen.description.contains("db.internal:5433/publisher"))
+        let fromEnvironment = try settings(
+            ["--dry-run"],
+            environment: [
+                "PAGERDUTY_PUBLISHER_DATABASE": "postgres://pager@db/publisher",
+                "PAGERDUTY_PUBLISHER_DATABASE_PASSWORD_FILE": "/run/secrets/pg",
+            ]).database
+        #expect(fromEnvironment == .postgres(url: "postgres://pager@db/publisher", passwordFile: "/run/secrets/pg", caFile: nil))
+        let misplaced = try #require(refusal(["--dry-run", "--database", "/tmp/p.sqlite", "--database-ca-file", "/run/ca.pem"]))
+        #expect(misplaced.contains("are for a postgres:// database"), "\(misplaced)")
+    }
+
     @Test func plainDatabasePathsAreKept() throws {
-        #expect(try settings(["--dry-run", "--database", "/var/lib/pagerduty-publisher/publisher.sqlite"]).databasePath == "/var/lib/pagerduty-publisher/publisher.sqlite")
-        #expect(try settings(["--dry-run", "--database", "relative/colon:name.sqlite"]).databasePath == "relative/colon:name.sqlite")
+        #expect(try settings(["--dry-run", "--database", "/var/lib/pagerduty-publisher/publisher.sqlite"]).database == .sqlite(path: "/var/lib/pagerduty-publisher/publisher.sqlite"))
+        #expect(try settings(["--dry-run", "--database", "relative/colon:name.sqlite"]).database == .sqlite(path: "relative/colon:name.sqlite"))
     }
 
     @Test func aYAMLSyntaxErrorNamesLineAndColumnButNeverTheSourceText() throws {
