@@ -1,0 +1,270 @@
+import Foundation
+import PublisherCore
+import PublisherTestSupport
+import Testing
+
+/// A PostgreSQL cluster of the test's own (started and stopped by `scripts/postgres` with its own directory and
+/// port), so the test can stop it without disturbing the other PostgreSQL tests.
+struct OwnPostgresCluster: ~Copyable {
+    static var isAvailable: Bool { ProcessInfo.processInfo.environment["PAGERDUTY_PUBLISHER_TEST_POSTGRES_URL"] != nil }
+    static let unavailableReason: Comment =
+        "needs PostgreSQL's server programs: run scripts/test, or set PAGERDUTY_PUBLISHER_TEST_POSTGRES_URL (scripts/postgres start prints one)"
+
+    let directory: String
+    let port: Int
+    let adminURL: String
+
+    private static var script: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/postgres").path
+    }
+
+    init(port: Int) throws {
+        self.port = port
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pd-publisher-replicas-\(port)").path
+        _ = try? Self.run(["stop"], directory: directory, port: port)
+        try? FileManager.default.removeItem(atPath: directory)
+        adminURL = try Self.run(["start"], directory: directory, port: port).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func start() throws { _ = try Self.run(["start"], directory: directory, port: port) }
+    func stop() throws { _ = try Self.run(["stop"], directory: directory, port: port) }
+
+    /// Runs SQL through psql as the cluster's admin; returns its unaligned output.
+    func sql(_ statement: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["psql", adminURL, "-v", "ON_ERROR_STOP=1", "-tAc", statement]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = Pipe()
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw DaemonError(reason: "psql failed: \(statement)") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @discardableResult
+    private static func run(_ arguments: [String], directory: String, port: Int) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["PAGERDUTY_PUBLISHER_TEST_POSTGRES_DIR"] = directory
+        environment["PAGERDUTY_PUBLISHER_TEST_POSTGRES_PORT"] = "\(port)"
+        process.environment = environment
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw DaemonError(reason: "scripts/postgres \(arguments.joined(separator: " ")) failed: \(String(decoding: errorData, as: UTF8.self))")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    deinit {
+        _ = try? Self.run(["stop"], directory: directory, port: port)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Three replicas of the real daemon on one PostgreSQL database, against the strict fake PagerDuty (schema
+/// checked, 120 requests a minute per key enforced with 429s), through `kill -9` of key owners and a 10-second
+/// PostgreSQL outage.
+@Suite("Several replicas on one PostgreSQL database", .serialized, .timeLimit(.minutes(8)),
+       .enabled(if: OwnPostgresCluster.isAvailable, OwnPostgresCluster.unavailableReason))
+struct MultiReplicaTests {
+    static let teams = 10
+    static let alertsPerTeam = 100
+    static let rateLimit = 120
+
+    /// The routing key of team `index`: 32 characters, distinct.
+    static func key(_ index: Int) -> String {
+        let base = "team\(index)key"
+        return base + String(repeating: "x", count: 32 - base.count)
+    }
+
+    static func configuration(in directory: URL) throws -> String {
+        let path = directory.appendingPathComponent("routes.yaml").path
+        let routes = (0..<teams).map { index in
+            """
+              - name: team\(index)
+                routing_key: \(key(index))
+                match: ['team=t\(index)']
+            """
+        }
+        try ("routes:\n" + routes.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// The fingerprint of alert `number` of team `team`.
+    static func fingerprint(team: Int, number: Int) -> String {
+        String(format: "%04x%012x", team, number)
+    }
+
+    /// A webhook of team `team`'s alerts `numbers`, firing or resolved.
+    static func webhook(team: Int, numbers: Range<Int>, firing: Bool) -> String {
+        let alerts: [[String: Any]] = numbers.map { number in
+            [
+                "status": firing ? "firing" : "resolved",
+                "labels": ["alertname": "Replicated", "team": "t\(team)", "instance": "host-\(number)", "severity": "critical"],
+                "annotations": ["summary": "Replicated alert \(number) of team \(team)"],
+                "startsAt": "2026-11-27T10:00:00.000Z",
+                "endsAt": firing ? "0001-01-01T00:00:00Z" : "2026-11-27T11:00:00.000Z",
+                "fingerprint": fingerprint(team: team, number: number),
+            ]
+        }
+        let object: [String: Any] = [
+            "version": "4", "groupKey": "{}:{team=\"t\(team)\"}", "status": firing ? "firing" : "resolved",
+            "receiver": "pagerduty", "alerts": alerts,
+        ]
+        return String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+    }
+
+    /// Posts `body` to the replicas starting with `first`, going round them as Alertmanager's retries would, until
+    /// one answers 202 (bounded).
+    static func deliver(_ body: String, to replicas: [DaemonProcess?], startingAt first: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(90)
+        var index = first
+        while ContinuousClock.now < deadline {
+            if let replica = replicas[index % replicas.count],
+                let answer = try? await HTTP.post("\(replica.baseURL)/v1/alertmanager", body: body), answer.status == 202
+            {
+                return
+            }
+            index += 1
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw DaemonError(reason: "no replica accepted a webhook within 90 s")
+    }
+
+    @Test func threeReplicasKeepEveryTransitionThroughKilledOwnersAndADatabaseOutage() async throws {
+        let cluster = try OwnPostgresCluster(port: 55_433)
+        let database = "publisher"
+        _ = try cluster.sql("CREATE DATABASE \(database)")
+        let databaseURL = "postgres://postgres@127.0.0.1:\(cluster.port)/\(database)"
+        let fake = try await FakePagerDuty.start(options: .init(rateLimitPerMinute: Self.rateLimit))
+        // 100 ms per answer: each lane delivers about 10 a second, so the owners are mid-backlog when one is killed.
+        fake.setFaults(.init(latencyMilliseconds: 100))
+        let scratch = try ScratchDirectory()
+        let config = try Self.configuration(in: scratch.url)
+        func startReplica(_ number: Int) async throws -> DaemonProcess {
+            try await DaemonProcess(arguments: [
+                "--config", config, "--events-url", fake.baseURL, "--database", databaseURL,
+                "--rate-limit", "\(Self.rateLimit)", "--replica-name", "replica-\(number)",
+                "--retry-initial-delay", "100ms", "--retry-max-delay", "1s",
+            ])
+        }
+        var replicas: [DaemonProcess?] = []
+        for number in 0..<3 { replicas.append(try await startReplica(number)) }
+
+        // Fire: every webhook goes to two replicas at once, as an Alertmanager HA pair sends it.
+        let batch = 10
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for team in 0..<Self.teams {
+                for start in stride(from: 0, to: Self.alertsPerTeam, by: batch) {
+                    let body = Self.webhook(team: team, numbers: start..<(start + batch), firing: true)
+                    let first = (team + start / batch) % 3
+                    let current = replicas
+                    group.addTask { try await Self.deliver(body, to: current, startingAt: first) }
+                    group.addTask { try await Self.deliver(body, to: current, startingAt: first + 1) }
+                }
+                try await group.waitForAll()
+            }
+        }
+
+        // kill -9 the replica that owns the most routing keys, during delivery.
+        _ = try await fake.waitForAccepted(count: 300, timeout: .seconds(60))
+        let owners = try cluster.sql("SELECT owner, count(*) FROM work_leases WHERE work LIKE 'delivery:%' AND expires_at > now() GROUP BY owner ORDER BY 2 DESC LIMIT 1")
+        let victimName = try #require(owners.split(separator: "|").first.map(String.init), "some replica owns keys")
+        let victim = try #require(Int(victimName.replacingOccurrences(of: "replica-", with: "")))
+        let ownedByVictim = Set(
+            try cluster.sql("SELECT work FROM work_leases WHERE owner = '\(victimName)' AND work LIKE 'delivery:%'")
+                .split(separator: "\n").map { String($0.dropFirst("delivery:".count)) })
+        let acceptedBeforeKill = fake.accepted.count
+        replicas[victim]?.kill()
+        replicas[victim] = nil
+        let killedAt = Date()
+
+        // Resolve, round-robin on the replicas still up, and stop PostgreSQL for 10 s halfway.
+        for team in 0..<Self.teams {
+            if team == Self.teams / 2 {
+                try cluster.stop()
+                let survivor = try #require(replicas.compactMap { $0 }.first)
+                let readiness = try await HTTP.get("\(survivor.baseURL)/readyz")
+                #expect(readiness.status == 503, "readiness fails while PostgreSQL is down")
+                let refused = try await HTTP.post(
+                    "\(survivor.baseURL)/v1/alertmanager", body: Self.webhook(team: team, numbers: 0..<1, firing: false))
+                #expect(refused.status == 503, "a webhook gets 503 while PostgreSQL is down")
+                try await Task.sleep(for: .seconds(10))
+                try cluster.start()
+            }
+            for start in stride(from: 0, to: Self.alertsPerTeam, by: batch) {
+                let body = Self.webhook(team: team, numbers: start..<(start + batch), firing: false)
+                try await Self.deliver(body, to: replicas, startingAt: team + start / batch + 1)
+            }
+        }
+        // The killed replica comes back, as Kubernetes would restart it.
+        replicas[victim] = try await startReplica(victim)
+
+        let transitions = Self.teams * Self.alertsPerTeam * 2
+        _ = try await fake.waitForAccepted(count: transitions, timeout: .seconds(240))
+        // Let late duplicates show up, if there were any.
+        try await Task.sleep(for: .seconds(2))
+
+        let requests = fake.requests
+        let accepted = requests.filter { $0.status == 202 }
+        #expect(requests.allSatisfy { $0.schemaViolations.isEmpty })
+        #expect(requests.filter { $0.status == 429 }.isEmpty, "no key ever went over \(Self.rateLimit) in 60 s")
+
+        // Every transition once, in order, per dedup_key.
+        var actions: [String: [String]] = [:]
+        for request in accepted {
+            if let dedupKey = request.dedupKey, let action = request.eventAction { actions[dedupKey, default: []].append(action) }
+        }
+        var lost: [String] = []
+        var outOfOrder: [String] = []
+        var duplicates = 0
+        for team in 0..<Self.teams {
+            for number in 0..<Self.alertsPerTeam {
+                let sequence = actions[Self.fingerprint(team: team, number: number)] ?? []
+                if !sequence.contains("trigger") || !sequence.contains("resolve") { lost.append("\(team)/\(number): \(sequence)") }
+                if let firstResolve = sequence.firstIndex(of: "resolve"), sequence[firstResolve...].contains("trigger") {
+                    outOfOrder.append("\(team)/\(number): \(sequence)")
+                }
+                duplicates += max(0, sequence.count - 2)
+            }
+        }
+        #expect(lost.isEmpty, "lost: \(lost.prefix(10))")
+        #expect(outOfOrder.isEmpty, "out of order: \(outOfOrder.prefix(10))")
+        #expect(duplicates <= ownedByVictim.count, "duplicates only for requests in flight at the kill: \(duplicates)")
+
+        // Never more than the limit in any 60 s, per key, at PagerDuty's clock.
+        for team in 0..<Self.teams {
+            let times = accepted.filter { $0.routingKey == Self.key(team) }.map(\.receivedAt).sorted()
+            for index in times.indices.dropFirst(Self.rateLimit) {
+                #expect(times[index].timeIntervalSince(times[index - Self.rateLimit]) >= 60, "team \(team) went over the limit")
+            }
+        }
+
+        // Failover: the first delivery on a key the victim owned, after the kill.
+        let victimKeys = (0..<Self.teams).filter { ownedByVictim.contains(DeliveryLaneName.forRoutingKey(Self.key($0))) }.map(Self.key)
+        let firstAfterKill = accepted.dropFirst(acceptedBeforeKill)
+            .filter { victimKeys.contains($0.routingKey ?? "") && $0.receivedAt > killedAt }
+            .map(\.receivedAt).min()
+        if let firstAfterKill {
+            let failover = firstAfterKill.timeIntervalSince(killedAt)
+            print("MultiReplicaTests: failover after kill -9 of the owner of \(victimKeys.count) keys: \(String(format: "%.2f", failover)) s")
+            #expect(failover <= 6, "another replica delivers the killed owner's keys within 5 s (plus a request)")
+        }
+
+        for replica in replicas.compactMap({ $0 }) { _ = try await replica.terminate() }
+        await fake.stop()
+    }
+}
