@@ -163,10 +163,11 @@ struct LeaseTests {
     }
 
     @Test func anOwnerCutOffFromPostgresStopsBeforeAnotherTakesOver() async throws {
+        // A role of its own for A, dropped once its grants went with the database.
+        let role = "pgha_cut_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
+        try LeaseTestDatabase.admin("CREATE ROLE \(role) LOGIN")
+        defer { try? LeaseTestDatabase.admin("DROP ROLE IF EXISTS \(role)") }
         try await LeaseTestDatabase.with { database in
-            let role = "\(database.name)_a"
-            try database.admin("CREATE ROLE \(role) LOGIN")
-            defer { try? database.admin("DROP ROLE IF EXISTS \(role)") }
             try await database.withClients(1) { clients in
                 let b = PostgresLeases(client: clients[0], replica: "replica-b", configuration: Self.short, logger: .quiet)
                 try await b.prepare()
@@ -285,7 +286,12 @@ struct LeaseTestDatabase: Sendable {
 
     /// Runs `sql` in the admin database.
     func admin(_ sql: String) throws {
-        try psql(url: adminURL, sql)
+        try Self.psql(url: adminURL, sql)
+    }
+
+    /// Runs `sql` in the admin database, outside any test database.
+    static func admin(_ sql: String) throws {
+        try psql(url: try #require(LeaseTestEnvironment.adminURL), sql)
     }
 
     /// Runs `sql` in this test's database.
@@ -293,7 +299,7 @@ struct LeaseTestDatabase: Sendable {
     func run(_ sql: String) throws -> String {
         var components = URLComponents(string: adminURL)!
         components.path = "/" + name
-        return try psql(url: components.string!, sql)
+        return try Self.psql(url: components.string!, sql)
     }
 
     func owner(of work: OwnedWork) async throws -> String {
@@ -320,7 +326,7 @@ struct LeaseTestDatabase: Sendable {
     }
 
     @discardableResult
-    private func psql(url: String, _ sql: String) throws -> String {
+    private static func psql(url: String, _ sql: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["psql", url, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-A", "-t", "-c", sql]
