@@ -47,8 +47,8 @@ struct LeaseTests {
     @Test func exactlyOneReplicaOwnsEachWork() async throws {
         try await LeaseTestDatabase.with { database in
             try await database.withClients(2) { clients in
-                let a = PostgresLeases(client: clients[0], replica: "replica-a", configuration: Self.short, logger: .quiet)
-                let b = PostgresLeases(client: clients[1], replica: "replica-b", configuration: Self.short, logger: .quiet)
+                let a = PostgresLeases(client: clients[0], replica: "replica-a", configuration: Self.short, logger: .quietLeaseTests)
+                let b = PostgresLeases(client: clients[1], replica: "replica-b", configuration: Self.short, logger: .quietLeaseTests)
                 async let preparedA: Void = a.prepare()
                 async let preparedB: Void = b.prepare()
                 _ = try await (preparedA, preparedB)
@@ -74,9 +74,9 @@ struct LeaseTests {
         try await LeaseTestDatabase.with { database in
             try await database.withClients(2) { clients in
                 let metrics = RecordingMetrics()
-                let a = PostgresLeases(client: clients[0], replica: "replica-a", configuration: Self.short, logger: .quiet)
+                let a = PostgresLeases(client: clients[0], replica: "replica-a", configuration: Self.short, logger: .quietLeaseTests)
                 let b = PostgresLeases(
-                    client: clients[1], replica: "replica-b", configuration: Self.short, logger: .quiet,
+                    client: clients[1], replica: "replica-b", configuration: Self.short, logger: .quietLeaseTests,
                     metricsFactory: metrics
                 )
                 try await a.prepare()
@@ -128,10 +128,10 @@ struct LeaseTests {
                     client: clients[0], replica: "replica-a", configuration: Self.short, logger: logs.logger,
                     metricsFactory: metrics
                 )
-                let b = PostgresLeases(client: clients[1], replica: "replica-b", configuration: Self.short, logger: .quiet)
+                let b = PostgresLeases(client: clients[1], replica: "replica-b", configuration: Self.short, logger: .quietLeaseTests)
                 try await a.prepare()
                 let work = OwnedWork.delivery(lane: DeliveryLaneName.forRoutingKey(routingKey))
-                let group = ServiceGroup(services: [a], logger: .quiet)
+                let group = ServiceGroup(services: [a], logger: .quietLeaseTests)
                 let runningA = Task { try await group.run() }
                 #expect(await a.claim(work))
                 #expect(await b.claim(work) == false)
@@ -169,7 +169,7 @@ struct LeaseTests {
         defer { try? LeaseTestDatabase.admin("DROP ROLE IF EXISTS \(role)") }
         try await LeaseTestDatabase.with { database in
             try await database.withClients(1) { clients in
-                let b = PostgresLeases(client: clients[0], replica: "replica-b", configuration: Self.short, logger: .quiet)
+                let b = PostgresLeases(client: clients[0], replica: "replica-b", configuration: Self.short, logger: .quietLeaseTests)
                 try await b.prepare()
                 try database.run("GRANT ALL ON work_leases TO \(role)")
                 try await database.withClients(1, user: role) { cut in
@@ -345,7 +345,7 @@ struct LeaseTestDatabase: Sendable {
     }
 }
 
-struct PsqlFailed: Error, CustomStringConvertible {
+private struct PsqlFailed: Error, CustomStringConvertible {
     let sql: String
     let output: String
 
@@ -353,7 +353,7 @@ struct PsqlFailed: Error, CustomStringConvertible {
 }
 
 /// Asks `condition` every 20 ms until it holds, returning when it first did; fails after `limit`.
-func poll(
+private func poll(
     within limit: Duration,
     _ condition: () async throws -> Bool,
     sourceLocation: SourceLocation = #_sourceLocation
@@ -368,7 +368,7 @@ func poll(
 }
 
 /// A loopback port where nothing listens.
-func closedLoopbackPort() throws -> Int {
+private func closedLoopbackPort() throws -> Int {
     let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(socket) }
     var address = sockaddr_in()
@@ -386,11 +386,11 @@ func closedLoopbackPort() throws -> Int {
 }
 
 extension Logger {
-    static let quiet = Logger(label: "lease-tests") { _ in SwiftLogNoOpLogHandler() }
+    static let quietLeaseTests = Logger(label: "lease-tests") { _ in SwiftLogNoOpLogHandler() }
 }
 
 /// Log lines as "level message key=value…", sorted metadata.
-final class RecordingLog: Sendable {
+private final class RecordingLog: Sendable {
     private let recorded = Mutex<[String]>([])
 
     var lines: [String] { recorded.withLock { $0 } }
@@ -422,7 +422,7 @@ final class RecordingLog: Sendable {
 }
 
 /// Every metric update as text: "label{dim=value,…} value" for gauges, "… +n" for counters.
-final class RecordingMetrics: MetricsFactory, Sendable {
+private final class RecordingMetrics: MetricsFactory, Sendable {
     private let recorded = Mutex<[String]>([])
 
     var events: [String] { recorded.withLock { $0 } }

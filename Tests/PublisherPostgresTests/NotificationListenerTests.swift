@@ -15,7 +15,7 @@ struct NotificationListenerTests {
             try await database.withClients(2) { clients in
                 let signal = WorkSignal()
                 let listener = PostgresNotificationListener(
-                    client: clients[0], signal: signal, logger: .quiet, knownRoutes: { ["configured"] }
+                    client: clients[0], signal: signal, logger: .quietLeaseTests, knownRoutes: { ["configured"] }
                 )
                 let listening = Task { try await listener.run() }
                 defer { listening.cancel() }
@@ -63,7 +63,7 @@ struct NotificationListenerTests {
             try await database.withClients(2) { clients in
                 let signal = WorkSignal()
                 let listener = PostgresNotificationListener(
-                    client: clients[0], signal: signal, logger: .quiet, knownRoutes: { ["configured"] }
+                    client: clients[0], signal: signal, logger: .quietLeaseTests, knownRoutes: { ["configured"] }
                 )
                 let listening = Task { try await listener.run() }
                 defer { listening.cancel() }
