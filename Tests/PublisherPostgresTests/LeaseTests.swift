@@ -39,10 +39,13 @@ struct LeaseConfigurationTests {
 @Suite(
     "PostgreSQL leases",
     .enabled(if: LeaseTestEnvironment.adminURL != nil, LeaseTestEnvironment.skipReason),
+    .serialized,  // timing-sensitive: one test at a time, so they do not slow each other's renewals down
     .timeLimit(.minutes(3))
 )
 struct LeaseTests {
-    static let short = try! LeaseConfiguration(ttl: .seconds(2), renewInterval: .milliseconds(400))
+    /// Shorter than the defaults to keep the tests quick, with room for a loaded machine: a renewal may be up to
+    /// 2.5 s late before the lease is lost.
+    static let short = try! LeaseConfiguration(ttl: .seconds(3), renewInterval: .milliseconds(500))
 
     @Test func exactlyOneReplicaOwnsEachWork() async throws {
         try await LeaseTestDatabase.with { database in
@@ -88,7 +91,7 @@ struct LeaseTests {
 
                 // While A renews, B cannot take the work, well past one lease time.
                 let renewing = ContinuousClock.now
-                while ContinuousClock.now - renewing < Self.short.ttl * 2 {
+                while ContinuousClock.now - renewing < Self.short.ttl * 1.5 {
                     #expect(await b.claim(work) == false)
                     #expect(await a.claim(work))
                     try await Task.sleep(for: .milliseconds(100))
@@ -189,8 +192,12 @@ struct LeaseTests {
 
                     let lastTrueOfA = Mutex<ContinuousClock.Instant?>(nil)
                     let firstFalseOfA = Mutex<ContinuousClock.Instant?>(nil)
+                    let bTookOver = Mutex(false)
                     async let watchA: Void = {
-                        while ContinuousClock.now - cut < Self.short.ttl * 3 {
+                        // Until B owns the work, and once more after that.
+                        var last = false
+                        while !last, ContinuousClock.now - cut < Self.short.ttl * 3 {
+                            last = bTookOver.withLock { $0 }
                             // When the question was asked: a true answer means A owned the work then.
                             let asked = ContinuousClock.now
                             let owns = await a.claim(work)
@@ -210,6 +217,7 @@ struct LeaseTests {
                         if await b.claim(work) { firstTrueOfB = asked }
                         try await Task.sleep(for: .milliseconds(20))
                     }
+                    bTookOver.withLock { $0 = true }
                     await watchA
 
                     let takeover = try #require(firstTrueOfB, "B never took over after the partition")
@@ -237,7 +245,7 @@ struct LeaseTests {
         defer { running.cancel() }
         let logs = RecordingLog()
         let leases = PostgresLeases(client: client, replica: "replica-a", configuration: Self.short, logger: logs.logger)
-        for _ in 0..<3 {
+        for _ in 0..<2 {
             #expect(await leases.claim(.alertmanagerSync) == false)
         }
         let warnings = logs.lines.filter { $0.hasPrefix("warning") }
