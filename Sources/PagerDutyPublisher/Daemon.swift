@@ -44,11 +44,6 @@ struct Daemon {
         let registry = PrometheusCollectorRegistry()
         let metricsFactory = PrometheusMetricsFactory(registry: registry)
 
-        let signal = WorkSignal()
-        let opened = try await StoreBootstrap.open(
-            settings.database, replica: settings.replicaName, signal: signal, redactor: redactor, logger: logger)
-        defer { opened.close() }
-        let store = opened.store
 
         let clock = SystemClock()
         let defaultRoute = settings.routingKey.map {
@@ -66,6 +61,12 @@ struct Daemon {
         }
         for route in routeConfiguration.routes { redactor.register(route.routingKey) }
         let routes = RouteTable(routes: routeConfiguration.routes, defaultRoute: defaultRoute?.name)
+        let signal = WorkSignal()
+        let opened = try await StoreBootstrap.open(
+            settings.database, replica: settings.replicaName, signal: signal, knownRoutes: { routes.names },
+            metricsFactory: metricsFactory, redactor: redactor, logger: logger)
+        defer { opened.close() }
+        let store = opened.store
         let ledger = LedgerCache()
         let metrics = PublisherMetrics(factory: metricsFactory, routes: routes.names)
         let maintenance = LedgerMaintenance(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
 import PublisherCore
 import PublisherSQLite
 import ServiceLifecycle
@@ -23,6 +24,8 @@ enum StoreBootstrap {
         _ location: DatabaseLocation,
         replica: String,
         signal: WorkSignal,
+        knownRoutes: @escaping @Sendable () -> [String],
+        metricsFactory: any MetricsFactory,
         redactor: SecretRedactor,
         logger: Logger
     ) async throws -> OpenedStore {
@@ -38,18 +41,8 @@ enum StoreBootstrap {
         case .postgres(let url, let passwordFile, let caFile):
             return try await PostgresBootstrap.open(
                 url: url, passwordFile: passwordFile, caFile: caFile, replica: replica, signal: signal,
-                redactor: redactor, logger: logger)
+                knownRoutes: knownRoutes, metricsFactory: metricsFactory, redactor: redactor, logger: logger)
         }
     }
 }
 
-/// Opens the PostgreSQL store (several replicas).
-enum PostgresBootstrap {
-    static func open(
-        url: String, passwordFile: String?, caFile: String?, replica: String, signal: WorkSignal,
-        redactor: SecretRedactor, logger: Logger
-    ) async throws -> OpenedStore {
-        FileHandle.standardError.write(Data("pagerduty-publisher: the PostgreSQL store is not in this build yet\n".utf8))
-        throw ExitCode(ServeSettings.configurationErrorExitCode)
-    }
-}
