@@ -75,6 +75,20 @@ struct NullableArray<Element: PostgresArrayEncodable & PostgresNonThrowingEncoda
     }
 }
 
+/// Text as PostgreSQL can store it. A `text` value cannot hold the NUL character (PostgreSQL refuses the whole
+/// statement), and a sender controls some of the text stored (an alert's summary and source, error messages
+/// quoting PagerDuty): each NUL becomes U+FFFD, so such an alert is stored rather than refused on every retry.
+/// Routes and dedup_keys are stored as given (changing them would change the key).
+enum StorableText {
+    static func from(_ text: String) -> String {
+        text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
+    }
+
+    static func from(_ text: String?) -> String? {
+        text.map(from)
+    }
+}
+
 /// Reads and writes ``LedgerEntry`` rows.
 enum LedgerRows {
     /// The columns ``entry(from:)`` reads, in this order.
@@ -103,10 +117,10 @@ enum LedgerRows {
         let starts = NullableArray(unique.map { $0.startsAt.map(StoredTimestamp.init) })
         let seen = unique.map { StoredTimestamp($0.lastSeen) }
         let subjectNames = subjects.map(\.0)
-        let members = NullableArray(subjects.map(\.1))
+        let members = NullableArray(subjects.map { StorableText.from($0.1) })
         let causes = unique.map(\.cause.rawValue)
-        let summaries = NullableArray(unique.map { $0.remembered?.summary })
-        let sources = NullableArray(unique.map { $0.remembered?.source })
+        let summaries = NullableArray(unique.map { StorableText.from($0.remembered?.summary) })
+        let sources = NullableArray(unique.map { StorableText.from($0.remembered?.source) })
         let severities = NullableArray(unique.map { $0.remembered?.severity.rawValue })
         let held = NullableArray(unique.map { $0.resolveHeldUntil.map(StoredTimestamp.init) })
         return """

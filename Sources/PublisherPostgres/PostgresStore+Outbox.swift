@@ -104,7 +104,7 @@ extension PostgresStore {
     public func recordFailedAttempt(id: Int64, error: String) async throws(StoreError) {
         try await execute(
             "recording a failed attempt of message \(id)",
-            "UPDATE outbox SET attempts = attempts + 1, last_error = \(error) WHERE id = \(id)")
+            "UPDATE outbox SET attempts = attempts + 1, last_error = \(StorableText.from(error)) WHERE id = \(id)")
     }
 
     /// Moves the message with its attempt count and last error, in one statement; does nothing when it is no
@@ -115,7 +115,7 @@ extension PostgresStore {
             """
             WITH moved AS (DELETE FROM outbox WHERE id = \(id) RETURNING \(unescaped: OutboxRows.columns))
             INSERT INTO dead_letters (\(unescaped: OutboxRows.columns), reason, failed_at)
-            SELECT \(unescaped: OutboxRows.columns), \(reason), \(StoredTimestamp(date)) FROM moved
+            SELECT \(unescaped: OutboxRows.columns), \(StorableText.from(reason)), \(StoredTimestamp(date)) FROM moved
             """)
     }
 

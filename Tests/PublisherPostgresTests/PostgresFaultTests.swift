@@ -35,7 +35,8 @@ struct PostgresFaultTests {
     static let password = "Sup3r-Secret-Passw0rd"
 
     /// Runs every kind of operation against `store` and checks each fails with a StoreError within `bound`
-    /// that does not contain the password.
+    /// that does not contain the password. The bounds leave room for a busy machine (the suites run in parallel on
+    /// few cores): they tell a bounded wait from a hang, not the timeout's precision.
     private func expectEveryOperationFails(_ store: PostgresStore, within bound: Duration) async throws {
         let operations: [(String, @Sendable () async throws -> Void)] = [
             ("commit", { try await store.commit(ledger: [ledgerEntry(dedupKey: "a")], outbox: [outboxMessage()]) }),
@@ -66,12 +67,12 @@ struct PostgresFaultTests {
         let settings = try PostgresSettings(url: "postgres://postgres:\(Self.password)@127.0.0.1:\(port)/db")
         try await withPostgresClient(settings.clientConfiguration) { client in
             let store = PostgresStore(client: client, logger: testLogger, operationTimeout: .seconds(1))
-            try await expectEveryOperationFails(store, within: .seconds(3))
+            try await expectEveryOperationFails(store, within: .seconds(5))
             // Operations allowed a long time once connected still wait for a connection only as long as others.
             let clock = ContinuousClock()
             let start = clock.now
             let error = await #expect(throws: StoreError.self) { try await store.migrate() }
-            #expect(clock.now - start < .seconds(3))
+            #expect(clock.now - start < .seconds(5))
             #expect(error?.reason.contains("got no connection to PostgreSQL within 1 s") == true)
             _ = await #expect(throws: StoreError.self) { try await store.loadLedger(seenSince: .distantPast) }
         }
@@ -83,7 +84,7 @@ struct PostgresFaultTests {
         let settings = try PostgresSettings(url: "postgres://postgres:\(Self.password)@127.0.0.1:\(server.port)/db")
         try await withPostgresClient(settings.clientConfiguration) { client in
             let store = PostgresStore(client: client, logger: testLogger, operationTimeout: .seconds(1))
-            try await expectEveryOperationFails(store, within: .seconds(3))
+            try await expectEveryOperationFails(store, within: .seconds(5))
         }
         await server.close()
     }
@@ -98,14 +99,14 @@ struct PostgresFaultTests {
             var start = clock.now
             let readiness = await #expect(throws: StoreError.self) { try await store.checkWritable() }
             let readinessTime = clock.now - start
-            #expect(readinessTime >= .seconds(2.5) && readinessTime < .seconds(4.5), "\(readinessTime)")
+            #expect(readinessTime >= .seconds(2.5) && readinessTime < .seconds(6), "\(readinessTime)")
             #expect(readiness?.reason.contains("within 3 s") == true)
             start = clock.now
             await #expect(throws: StoreError.self) {
                 try await store.commit(ledger: [], outbox: [outboxMessage()])
             }
             let commitTime = clock.now - start
-            #expect(commitTime >= .seconds(4.5) && commitTime < .seconds(6.5), "\(commitTime)")
+            #expect(commitTime >= .seconds(4.5) && commitTime < .seconds(8), "\(commitTime)")
         }
         await server.close()
     }

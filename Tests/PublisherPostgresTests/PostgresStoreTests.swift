@@ -198,6 +198,24 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("a NUL in text a sender controls is stored as U+FFFD instead of failing every retry")
+    func nulCharacters() async throws {
+        try await withPostgresDatabase(label: "nul") { database in
+            try await withPostgresStore(database) { store in
+                var entry = ledgerEntry(dedupKey: "a")
+                entry.remembered = RememberedPayload(summary: "disk\u{0}full", source: "db\u{0}1", severity: .error)
+                let ids = try await store.commit(ledger: [entry], outbox: [outboxMessage(dedupKey: "a")])
+                let stored = try #require(try await store.loadLedger(seenSince: .distantPast).first)
+                #expect(stored.remembered?.summary == "disk\u{FFFD}full")
+                #expect(stored.remembered?.source == "db\u{FFFD}1")
+                try await store.recordFailedAttempt(id: ids[0], error: "HTTP 400: bad\u{0}byte")
+                #expect(try await store.pendingMessages(ids: ids).first?.lastError == "HTTP 400: bad\u{FFFD}byte")
+                try await store.moveToDeadLetters(id: ids[0], reason: "refused\u{0}", at: Times.at(1))
+                #expect(try await store.deadLetters(limit: 1).first?.reason == "refused\u{FFFD}")
+            }
+        }
+    }
+
     @Test("checkWritable fails on a read-only database and on a connection with synchronous_commit off")
     func checkWritableFailures() async throws {
         try await withPostgresDatabase(label: "readonly") { database in
