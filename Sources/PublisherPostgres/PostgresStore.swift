@@ -1,3 +1,286 @@
+import Foundation
+import Logging
+import PostgresNIO
 import PublisherCore
+import Synchronization
 
-// The PostgreSQL store is being written; see issue 13.
+/// The ``SharedPublisherStore`` on PostgreSQL, for several replicas sharing one database.
+///
+/// Every protocol method is one transaction (one statement where one suffices). Decisions
+/// (``decide(keys:cache:_:)``) run inside their transaction on the ledger rows of their keys, read after taking a
+/// transaction-level advisory lock per key, so no other replica can change those entries until the decision is
+/// committed. Every transaction that appends to the outbox sends `NOTIFY pagerduty_publisher_outbox, '<route>'`
+/// once per route it appended to; PostgreSQL delivers the notifications at commit.
+///
+/// Durability: a commit returns once PostgreSQL flushed it (`synchronous_commit=on`, which
+/// ``PostgresSettings/clientConfiguration`` sets on every connection; ``checkWritable()`` fails if a connection
+/// runs with it off).
+///
+/// Bounded waits: every operation gives up after ``operationTimeout`` (``bulkTimeout`` for the few that read or
+/// delete without a limit and for migrating, ``readinessTimeout`` for ``checkWritable()``). Waiting for a
+/// connection (the pool keeps retrying an unreachable server in the background) is bounded by the shorter of the
+/// operation's timeout and ``operationTimeout``, so every operation fails within a few seconds when PostgreSQL is
+/// unreachable. When the time is up while a statement runs, the connection is closed, which fails the statement
+/// at once, and PostgreSQL rolls the transaction back unless it had already received the `COMMIT`; the caller
+/// gets a ``StoreError`` (a webhook gets 503 and is retried, and a retried decision reads the committed rows, so
+/// it never doubles a transition).
+///
+/// Errors are ``StoreError``s naming the operation and PostgreSQL's message and SQLSTATE, never a statement's
+/// parameters (a message body) or the password.
+///
+/// Lifetime: the caller runs the `PostgresClient` (`client.run()`, in the service group) for as long as the store
+/// is used.
+public final class PostgresStore: SharedPublisherStore {
+    /// The channel of the notifications sent when messages are appended; the payload is the route.
+    public static let notificationChannel = "pagerduty_publisher_outbox"
+
+    /// How long an operation may take before it fails: long enough for a busy server, short enough that a
+    /// webhook gets its 503 while Alertmanager still waits for an answer.
+    public let operationTimeout: Duration
+    /// The bound of the operations that read or delete without a limit (loading and expiring the ledger, the
+    /// sync's candidates, administration), and of waiting for another replica's migration.
+    public let bulkTimeout: Duration
+    /// The bound of ``checkWritable()``, so that readiness fails within a few seconds when PostgreSQL is down.
+    public let readinessTimeout: Duration
+
+    let client: PostgresClient
+    let logger: Logger
+
+    /// A store on `client`, which the caller runs. Call ``migrate()`` once before using it.
+    public convenience init(client: PostgresClient, logger: Logger) {
+        self.init(client: client, logger: logger, operationTimeout: .seconds(5))
+    }
+
+    /// A store on `client` whose operations give up after `operationTimeout` (readiness after at most 3 s, bulk
+    /// operations after 60 s or `operationTimeout`, whichever is longer).
+    public init(client: PostgresClient, logger: Logger, operationTimeout: Duration) {
+        self.client = client
+        self.logger = logger
+        self.operationTimeout = operationTimeout
+        self.bulkTimeout = max(operationTimeout, .seconds(60))
+        self.readinessTimeout = min(operationTimeout, .seconds(3))
+    }
+
+    // MARK: - Migrations
+
+    /// Creates or updates the schema. Idempotent, and safe when several replicas start at once: it runs under a
+    /// session-level advisory lock, so the first replica migrates and the others wait for it, then find every
+    /// migration applied. Fails when the database holds migrations this version does not know (a newer version
+    /// wrote it).
+    public func migrate() async throws(StoreError) {
+        try await withConnection("migrating the schema", timeout: bulkTimeout) { connection, logger in
+            try await connection.query("SELECT pg_advisory_lock(\(PostgresSchema.migrationLock))", logger: logger)
+            do {
+                try await Self.applyMigrations(on: connection, logger: logger)
+            } catch {
+                _ = try? await connection.query(
+                    "SELECT pg_advisory_unlock(\(PostgresSchema.migrationLock))", logger: logger)
+                throw error
+            }
+            try await connection.query("SELECT pg_advisory_unlock(\(PostgresSchema.migrationLock))", logger: logger)
+        }
+    }
+
+    /// The names of the migrations applied to the database, in the order they were applied.
+    public func appliedMigrations() async throws(StoreError) -> [String] {
+        try await withConnection("reading the applied migrations", timeout: operationTimeout) { connection, logger in
+            var names: [String] = []
+            let rows = try await connection.query(
+                "SELECT name FROM schema_migrations ORDER BY applied_at, name", logger: logger)
+            for try await name in rows.decode(String.self) { names.append(name) }
+            return names
+        }
+    }
+
+    private static func applyMigrations(on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(PostgresQuery(unsafeSQL: PostgresSchema.createMigrationsTable), logger: logger)
+        var applied: Set<String> = []
+        for try await name in try await connection.query("SELECT name FROM schema_migrations", logger: logger)
+            .decode(String.self)
+        {
+            applied.insert(name)
+        }
+        let known = Set(PostgresSchema.migrations.map(\.name))
+        let unknown = applied.subtracting(known)
+        if !unknown.isEmpty {
+            throw StoreError(
+                reason: "the database was migrated by a newer version of pagerduty-publisher (unknown migrations: "
+                    + "\(unknown.sorted().joined(separator: ", ")))")
+        }
+        for migration in PostgresSchema.migrations where !applied.contains(migration.name) {
+            try await connection.withTransaction(logger: logger) { connection in
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query(
+                    "INSERT INTO schema_migrations (name) VALUES (\(migration.name))", logger: logger)
+            }
+            logger.info("Migrated the PostgreSQL schema", metadata: ["migration": "\(migration.name)"])
+        }
+    }
+
+    // MARK: - Running operations
+
+    /// Runs `body` on a leased connection, in autocommit mode (one statement is one transaction), within `timeout`;
+    /// waiting for the connection itself is bounded by ``operationTimeout`` (or `timeout`, if shorter), so every
+    /// operation fails within a few seconds when PostgreSQL is unreachable.
+    ///
+    /// The connection is leased by a child task (the pool's wait for a connection can be cancelled) that hands it
+    /// to this task and holds the lease until `body` ends; a second child keeps the deadlines. If the lease takes
+    /// too long, it is cancelled; if the deadline passes while `body` runs, the connection is closed, which fails
+    /// the statement in flight at once (postgres-nio cannot cancel a running query). `body` runs in the calling
+    /// task, so it need not escape.
+    func withConnection<T: Sendable>(
+        _ operation: String,
+        timeout: Duration,
+        _ body: (PostgresConnection, Logger) async throws -> T
+    ) async throws(StoreError) -> T {
+        let client = self.client
+        let logger = self.logger
+        let leaseTimeout = min(timeout, operationTimeout)
+        let watchdog = OperationWatchdog()
+        let events = AsyncStream<LeaseEvent>.makeStream()
+        let finished = AsyncStream<Void>.makeStream()
+        do {
+            return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
+                group.addTask {
+                    do {
+                        try await client.withConnection { connection in
+                            guard watchdog.attach(connection) else { return }
+                            events.continuation.yield(.leased(connection))
+                            for await _ in finished.stream { break }
+                        }
+                    } catch {
+                        events.continuation.yield(.failed(error))
+                    }
+                }
+                group.addTask {
+                    let start = ContinuousClock.now
+                    try? await Task.sleep(until: start + leaseTimeout, clock: .continuous)
+                    guard !Task.isCancelled else { return }
+                    if !watchdog.isLeased {
+                        watchdog.expire()
+                        events.continuation.yield(.timedOut(OperationTimedOut(timeout: leaseTimeout, leasing: true)))
+                        return
+                    }
+                    try? await Task.sleep(until: start + timeout, clock: .continuous)
+                    guard !Task.isCancelled else { return }
+                    watchdog.expire()
+                    events.continuation.yield(.timedOut(OperationTimedOut(timeout: timeout, leasing: false)))
+                }
+                defer {
+                    finished.continuation.finish()
+                    group.cancelAll()
+                }
+                var iterator = events.stream.makeAsyncIterator()
+                switch await iterator.next() {
+                case .leased(let connection)?:
+                    do {
+                        let value = try await body(connection, logger)
+                        watchdog.detach()
+                        return value
+                    } catch {
+                        // The deadline closed the connection under the statement: say so, not "connection closed".
+                        if watchdog.hasExpired { throw OperationTimedOut(timeout: timeout, leasing: false) }
+                        throw error
+                    }
+                case .failed(let error)?:
+                    throw error
+                case .timedOut(let timedOut)?:
+                    throw timedOut
+                case nil:
+                    throw CancellationError()
+                }
+            }
+        } catch {
+            throw StoreError(failure: error, while: operation)
+        }
+    }
+
+    /// Runs `body` in one transaction on a leased connection, within `timeout`.
+    func transaction<T: Sendable>(
+        _ operation: String,
+        timeout: Duration? = nil,
+        _ body: (PostgresConnection, Logger) async throws -> T
+    ) async throws(StoreError) -> T {
+        try await withConnection(operation, timeout: timeout ?? operationTimeout) { connection, logger in
+            try await connection.withTransaction(logger: logger) { connection in
+                try await body(connection, logger)
+            }
+        }
+    }
+
+    /// Runs one statement (its own transaction) and drops its rows.
+    func execute(_ operation: String, timeout: Duration? = nil, _ query: PostgresQuery) async throws(StoreError) {
+        try await withConnection(operation, timeout: timeout ?? operationTimeout) { connection, logger in
+            try await connection.query(query, logger: logger)
+            return ()
+        }
+    }
+
+    /// Runs one statement (its own transaction) and decodes its rows with `decode`.
+    func fetch<T: Sendable>(
+        _ operation: String,
+        timeout: Duration? = nil,
+        _ query: PostgresQuery,
+        _ decode: (PostgresRow) throws -> T
+    ) async throws(StoreError) -> [T] {
+        try await withConnection(operation, timeout: timeout ?? operationTimeout) { connection, logger in
+            var values: [T] = []
+            for try await row in try await connection.query(query, logger: logger) {
+                values.append(try decode(row))
+            }
+            return values
+        }
+    }
+}
+
+/// What an operation's lease task reports first: the connection, the pool's failure, or the deadline.
+private enum LeaseEvent: Sendable {
+    case leased(PostgresConnection)
+    case failed(any Error)
+    case timedOut(OperationTimedOut)
+}
+
+/// The deadline of one operation: once expired, it closes the connection the operation uses.
+private final class OperationWatchdog: Sendable {
+    private let state = Mutex<(connection: PostgresConnection?, leased: Bool, expired: Bool)>((nil, false, false))
+
+    /// Remembers the connection leased; false when the deadline already passed.
+    func attach(_ connection: PostgresConnection) -> Bool {
+        state.withLock { state in
+            guard !state.expired else { return false }
+            state.connection = connection
+            state.leased = true
+            return true
+        }
+    }
+
+    /// Whether a connection was leased.
+    var isLeased: Bool { state.withLock { $0.leased } }
+
+    /// Forgets the connection: the operation is over.
+    func detach() {
+        state.withLock { $0.connection = nil }
+    }
+
+    /// Marks the deadline passed and closes the connection in use, if any.
+    func expire() {
+        let connection = state.withLock { state -> PostgresConnection? in
+            state.expired = true
+            return state.connection
+        }
+        guard let connection else { return }
+        let closing: EventLoopFuture<Void> = connection.close()
+        _ = closing
+    }
+
+    var hasExpired: Bool { state.withLock { $0.expired } }
+}
+
+/// An operation ran out of time.
+struct OperationTimedOut: Error, Sendable {
+    var timeout: Duration
+    /// Whether it was still waiting for a connection (none could be opened).
+    var leasing: Bool
+}

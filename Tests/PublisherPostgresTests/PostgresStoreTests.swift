@@ -1,4 +1,279 @@
+import Foundation
+import Logging
+import PagerDutyEvents
+import PostgresNIO
+import PublisherCore
 import PublisherPostgres
+import PublisherTestSupport
+import Synchronization
 import Testing
 
-// The PostgreSQL store's tests are being written; see issue 13.
+@Suite(
+    "PostgreSQL store: schema, shared-store reads, notifications, readiness",
+    .enabled(if: PostgresAvailability.isConfigured, Comment(rawValue: PostgresAvailability.reason)),
+    .timeLimit(.minutes(5)))
+struct PostgresStoreTests {
+    @Test("migrate is idempotent and records its named migrations")
+    func migrateIsIdempotent() async throws {
+        try await withPostgresDatabase(label: "migrate") { database in
+            try await withPostgresStore(database) { store in
+                try await store.migrate()
+                try await store.migrate()
+                #expect(try await store.appliedMigrations() == ["v1"])
+                let tables = try database.psql(
+                    "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'")
+                #expect(tables == "dead_letters,heartbeat,ledger,outbox,request_times,schema_migrations")
+            }
+        }
+    }
+
+    @Test("three replicas migrating a fresh database at once all succeed, and the schema is created once")
+    func concurrentMigrations() async throws {
+        try await withPostgresDatabase(label: "migrate_race") { database in
+            let settings = try PostgresSettings(url: database.url)
+            try await withPostgresClient(settings.clientConfiguration) { first in
+                try await withPostgresClient(settings.clientConfiguration) { second in
+                    try await withPostgresClient(settings.clientConfiguration) { third in
+                        let stores = [first, second, third].map { PostgresStore(client: $0, logger: testLogger) }
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            for store in stores {
+                                group.addTask { try await store.migrate() }
+                            }
+                            try await group.waitForAll()
+                        }
+                        for store in stores {
+                            #expect(try await store.appliedMigrations() == ["v1"])
+                            try await store.checkWritable()
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("a database migrated by a newer version is refused with a sentence")
+    func newerSchemaIsRefused() async throws {
+        try await withPostgresDatabase(label: "newer") { database in
+            try await withPostgresStore(database) { store in
+                try database.psql("INSERT INTO schema_migrations (name) VALUES ('v99-from-the-future')")
+                let error = await #expect(throws: StoreError.self) { try await store.migrate() }
+                #expect(error?.reason.contains("newer version") == true)
+                #expect(error?.reason.contains("v99-from-the-future") == true)
+            }
+        }
+    }
+
+    @Test("decide reads PostgreSQL's rows, never the cache it is handed")
+    func decideIgnoresTheCache() async throws {
+        try await withPostgresDatabase(label: "cache") { database in
+            try await withPostgresStore(database) { store in
+                let stored = ledgerEntry(dedupKey: "a", action: .resolve)
+                try await store.commit(ledger: [stored], outbox: [])
+                let staleCache = LedgerCache()
+                staleCache.apply([ledgerEntry(dedupKey: "a", action: .trigger), ledgerEntry(dedupKey: "b")])
+                let seen = try await store.decide(
+                    keys: [LedgerKey(route: "default", dedupKey: "a"), LedgerKey(route: "default", dedupKey: "b")],
+                    cache: staleCache
+                ) { entries in
+                    LedgerChanges(ledger: [], outbox: [], outcome: entries)
+                }
+                #expect(seen == [LedgerKey(route: "default", dedupKey: "a"): stored])
+            }
+        }
+    }
+
+    @Test("syncCandidates and heldResolves select exactly what the in-memory path selects")
+    func sharedStoreSelections() async throws {
+        // Every combination of subject, last action, cause and hold (past, due now, future).
+        var entries: [LedgerEntry] = []
+        let subjects: [LedgerSubject] = [.alert, .group(members: ["f1", "f2"]), .change]
+        let holds: [Date?] = [nil, Times.at(-5), Times.at(0), Times.at(5)]
+        for (s, subject) in subjects.enumerated() {
+            for action in [EventAction.trigger, .acknowledge, .resolve] {
+                for cause in LedgerCause.allCases {
+                    for (h, hold) in holds.enumerated() {
+                        var entry = ledgerEntry(
+                            route: s % 2 == 0 ? "db" : "web", dedupKey: "\(s)-\(action.rawValue)-\(cause.rawValue)-\(h)",
+                            action: action)
+                        entry.subject = subject
+                        entry.cause = cause
+                        entry.resolveHeldUntil = hold
+                        entries.append(entry)
+                    }
+                }
+            }
+        }
+        let cache = LedgerCache()
+        cache.apply(entries)
+        // AlertmanagerSync's filter over its cache.
+        let expectedCandidates = cache.entries { entry in
+            guard entry.subject != .change, entry.resolveHeldUntil == nil else { return false }
+            return entry.isOpen || (entry.lastAction == .resolve && (entry.cause == .silenced || entry.cause == .inhibited))
+        }
+        // FlapDamping's read of the cache. A held resolve on an entry already resolved is not a resolve to send
+        // (LedgerRules only hold the resolve of an open entry, so such a row never arises).
+        let expectedHeld = cache.heldResolves(dueAt: Times.at(0)).filter { $0.lastAction != .resolve }
+        #expect(!expectedCandidates.isEmpty && !expectedHeld.isEmpty)
+
+        try await withPostgresDatabase(label: "selections") { database in
+            try await withPostgresStore(database) { store in
+                try await store.commit(ledger: entries, outbox: [])
+                let candidates = try await store.syncCandidates()
+                #expect(Set(candidates) == Set(expectedCandidates))
+                #expect(candidates.count == expectedCandidates.count)
+                let held = try await store.heldResolves(dueAt: Times.at(0))
+                #expect(Set(held) == Set(expectedHeld))
+                #expect(held.count == expectedHeld.count)
+                #expect(held.allSatisfy { $0.resolveHeldUntil! <= Times.at(0) })
+                #expect(try await store.heldResolves(dueAt: Times.at(-100)).isEmpty)
+            }
+        }
+    }
+
+    @Test("the summary, sync-candidate and held-resolve reads use their indexes")
+    func readsUseTheirIndexes() async throws {
+        try await withPostgresDatabase(label: "plans") { database in
+            try await withPostgresStore(database) { _ in
+                func plan(_ query: String) throws -> String {
+                    try database.psql("SET enable_seqscan = off; SET enable_bitmapscan = off; EXPLAIN (COSTS OFF) \(query)")
+                }
+                let summaries = try plan(
+                    "SELECT id, kind, dedup_key, severity FROM outbox WHERE route = 'db' ORDER BY id LIMIT 100")
+                #expect(summaries.contains("outbox_route_summary"), "\(summaries)")
+                #expect(!summaries.contains("Sort"), "\(summaries)")
+                let candidates = try plan(
+                    """
+                    SELECT * FROM ledger WHERE subject <> 'change' AND resolve_held_until IS NULL \
+                    AND (last_action <> 'resolve' OR cause IN ('silenced', 'inhibited')) ORDER BY route, dedup_key
+                    """)
+                #expect(candidates.contains("ledger_sync_candidates"), "\(candidates)")
+                let held = try plan(
+                    """
+                    SELECT * FROM ledger WHERE resolve_held_until IS NOT NULL AND last_action <> 'resolve' \
+                    AND resolve_held_until <= now()
+                    """)
+                #expect(held.contains("ledger_held_resolves"), "\(held)")
+                let times = try plan(
+                    "SELECT finished_at FROM request_times WHERE lane = 'x' AND finished_at >= now() ORDER BY finished_at")
+                #expect(times.contains("request_times_lane"), "\(times)")
+            }
+        }
+    }
+
+    @Test("appends NOTIFY their routes at commit, once per route; a transaction that fails at COMMIT notifies nothing")
+    func notificationsAtCommit() async throws {
+        try await withPostgresDatabase(label: "notify") { database in
+            try await withPostgresStore(database) { store in
+                // Rows of the route "doomed" fail a deferred check, which runs at COMMIT, after the NOTIFY.
+                try database.psql(
+                    """
+                    CREATE FUNCTION refuse_doomed() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN RAISE EXCEPTION 'doomed route refused at commit'; END $$;
+                    CREATE CONSTRAINT TRIGGER doomed AFTER INSERT ON outbox DEFERRABLE INITIALLY DEFERRED
+                    FOR EACH ROW WHEN (NEW.route = 'doomed') EXECUTE FUNCTION refuse_doomed();
+                    """)
+                let listener = try await NotificationRecorder.start(database: database)
+                defer { listener.stop() }
+
+                let error = await #expect(throws: StoreError.self) {
+                    try await store.commit(ledger: [], outbox: [outboxMessage(route: "doomed")])
+                }
+                #expect(error?.reason.contains("doomed route refused at commit") == true)
+                try await store.commit(ledger: [], outbox: [
+                    outboxMessage(route: "db", dedupKey: "1"),
+                    outboxMessage(route: "web", dedupKey: "2"),
+                    outboxMessage(route: "db", dedupKey: "3"),
+                ])
+                let alerts = AlertDecisions(store: store, route: "mail")
+                _ = try await alerts.send([("m1", .firing), ("m2", .firing)], at: Times.at(0))
+                _ = try await alerts.send([("m1", .firing)], at: Times.at(1))  // No change: no append, no NOTIFY.
+                try await store.moveToDeadLetters(id: 1_000_000, reason: "absent", at: Times.at(2))
+                let moved = try await store.commit(ledger: [], outbox: [outboxMessage(route: "dead")])
+                try await store.moveToDeadLetters(id: moved[0], reason: "HTTP 400", at: Times.at(3))
+                #expect(try await store.requeueDeadLetters(ids: nil) == 1)
+
+                #expect(await eventually { listener.payloads.count >= 5 })
+                #expect(listener.payloads == ["db", "web", "mail", "dead", "dead"])
+            }
+        }
+    }
+
+    @Test("a NUL in text a sender controls is stored as U+FFFD instead of failing every retry")
+    func nulCharacters() async throws {
+        try await withPostgresDatabase(label: "nul") { database in
+            try await withPostgresStore(database) { store in
+                var entry = ledgerEntry(dedupKey: "a")
+                entry.remembered = RememberedPayload(summary: "disk\u{0}full", source: "db\u{0}1", severity: .error)
+                let ids = try await store.commit(ledger: [entry], outbox: [outboxMessage(dedupKey: "a")])
+                let stored = try #require(try await store.loadLedger(seenSince: .distantPast).first)
+                #expect(stored.remembered?.summary == "disk\u{FFFD}full")
+                #expect(stored.remembered?.source == "db\u{FFFD}1")
+                try await store.recordFailedAttempt(id: ids[0], error: "HTTP 400: bad\u{0}byte")
+                #expect(try await store.pendingMessages(ids: ids).first?.lastError == "HTTP 400: bad\u{FFFD}byte")
+                try await store.moveToDeadLetters(id: ids[0], reason: "refused\u{0}", at: Times.at(1))
+                #expect(try await store.deadLetters(limit: 1).first?.reason == "refused\u{FFFD}")
+            }
+        }
+    }
+
+    @Test("checkWritable fails on a read-only database and on a connection with synchronous_commit off")
+    func checkWritableFailures() async throws {
+        try await withPostgresDatabase(label: "readonly") { database in
+            try await withPostgresStore(database) { store in try await store.checkWritable() }
+
+            var unsynchronised = try PostgresSettings(url: database.url).clientConfiguration
+            unsynchronised.options.additionalStartupParameters = [("synchronous_commit", "off")]
+            try await withPostgresClient(unsynchronised) { client in
+                let store = PostgresStore(client: client, logger: testLogger)
+                let error = await #expect(throws: StoreError.self) { try await store.checkWritable() }
+                #expect(error?.reason.contains("synchronous_commit=off") == true)
+            }
+
+            try database.psql("ALTER DATABASE \(database.name) SET default_transaction_read_only = on")
+            try await withPostgresClient(try PostgresSettings(url: database.url).clientConfiguration) { client in
+                let store = PostgresStore(client: client, logger: testLogger)
+                let error = await #expect(throws: StoreError.self) { try await store.checkWritable() }
+                #expect(error?.reason.contains("read-only") == true)
+                #expect(error?.reason.contains("25006") == true)
+                await #expect(throws: StoreError.self) {
+                    try await store.commit(ledger: [], outbox: [outboxMessage()])
+                }
+            }
+        }
+    }
+}
+
+/// Listens on the store's channel on a plain connection of its own and records the payloads received.
+final class NotificationRecorder: Sendable {
+    private let received = Mutex<[String]>([])
+    private let task: Mutex<Task<Void, any Error>?> = Mutex(nil)
+
+    var payloads: [String] { received.withLock { $0 } }
+
+    static func start(database: PostgresTestDatabase) async throws -> NotificationRecorder {
+        let recorder = NotificationRecorder()
+        let settings = try PostgresSettings(url: database.url)
+        let configuration = PostgresConnection.Configuration(
+            host: settings.host, port: settings.port, username: settings.user, password: nil,
+            database: settings.database, tls: .disable)
+        let listening = AsyncStream<Void>.makeStream()
+        let task = Task {
+            let connection = try await PostgresConnection.connect(
+                configuration: configuration, id: 1, logger: testLogger)
+            defer { Task { try? await connection.close() } }
+            try await connection.listen(on: PostgresStore.notificationChannel) { notifications in
+                listening.continuation.yield()
+                for try await notification in notifications {
+                    recorder.received.withLock { $0.append(notification.payload) }
+                }
+            }
+        }
+        recorder.task.withLock { $0 = task }
+        for await _ in listening.stream { break }
+        return recorder
+    }
+
+    func stop() {
+        task.withLock { $0?.cancel() }
+    }
+}

@@ -1,0 +1,128 @@
+import PostgresNIO
+
+/// The store's tables and their migrations.
+///
+/// Conventions: times are `timestamptz` (microseconds; the store rounds to the nearest one); enumerations are
+/// stored as their raw strings and checked by `CHECK` constraints; a group's members are its fingerprints joined by
+/// commas, as in the SQLite store. Migrations are append-only and named: never edit a registered one, append a new
+/// one. `schema_migrations` records the names applied; ``PostgresStore/migrate()`` runs the missing ones, each in
+/// its own transaction, under the advisory lock ``migrationLock``.
+enum PostgresSchema {
+    /// One named migration: statements run in order in one transaction.
+    struct Migration {
+        var name: String
+        var statements: [String]
+    }
+
+    /// The session-level advisory lock every replica takes while it migrates, so that whichever starts first
+    /// migrates and the others wait, then find nothing left to do. A fixed constant ("pd-pub-m" in ASCII).
+    static let migrationLock: Int64 = 0x7064_2D70_7562_2D6D
+
+    /// Creates the table of applied migrations (under the migration lock: two `CREATE TABLE IF NOT EXISTS`
+    /// racing each other can fail).
+    static let createMigrationsTable = """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            name text PRIMARY KEY,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )
+        """
+
+    /// Every migration, in order.
+    static let migrations: [Migration] = [version1]
+
+    private static let action = "'trigger', 'acknowledge', 'resolve'"
+    private static let severity = "'critical', 'error', 'warning', 'info'"
+
+    /// The predicate of the Alertmanager sync's candidates (``PostgresStore/syncCandidates()``), shared by the
+    /// partial index and the query so the planner can use one for the other.
+    static let syncCandidatePredicate = """
+        subject <> 'change' AND resolve_held_until IS NULL \
+        AND (last_action <> 'resolve' OR cause IN ('silenced', 'inhibited'))
+        """
+
+    /// The predicate of the entries with a resolve held back, shared by the partial index and the query.
+    static let heldResolvePredicate = "resolve_held_until IS NOT NULL AND last_action <> 'resolve'"
+
+    private static let version1 = Migration(
+        name: "v1",
+        statements: [
+            // The ledger: the last action queued per alert and route, with what the sync, group mode and flap
+            // damping need.
+            """
+            CREATE TABLE ledger (
+                route text NOT NULL,
+                dedup_key text NOT NULL,
+                last_action text NOT NULL CHECK (last_action IN (\(action))),
+                last_action_at timestamptz NOT NULL,
+                starts_at timestamptz,
+                last_seen timestamptz NOT NULL,
+                subject text NOT NULL DEFAULT 'alert' CHECK (subject IN ('alert', 'group', 'change')),
+                members text CHECK (members IS NULL OR subject = 'group'),
+                cause text NOT NULL DEFAULT 'webhook'
+                    CHECK (cause IN ('webhook', 'silenced', 'inhibited', 'reconciled')),
+                summary text,
+                source text,
+                severity text CHECK (severity IN (\(severity))),
+                resolve_held_until timestamptz,
+                PRIMARY KEY (route, dedup_key),
+                CHECK ((summary IS NULL) = (source IS NULL) AND (source IS NULL) = (severity IS NULL))
+            )
+            """,
+            "CREATE INDEX ledger_last_seen ON ledger (last_seen)",
+            "CREATE INDEX ledger_sync_candidates ON ledger (route, dedup_key) WHERE \(syncCandidatePredicate)",
+            "CREATE INDEX ledger_held_resolves ON ledger (resolve_held_until) WHERE \(heldResolvePredicate)",
+            // Outbox ids come from a sequence: never given twice, so they stay a delivery order and a dead
+            // letter's id names one message forever.
+            "CREATE SEQUENCE outbox_ids AS bigint",
+            """
+            CREATE TABLE outbox (
+                id bigint PRIMARY KEY DEFAULT nextval('outbox_ids'),
+                route text NOT NULL,
+                kind text NOT NULL CHECK (kind IN ('trigger', 'acknowledge', 'resolve', 'change')),
+                dedup_key text CHECK (kind = 'change' OR dedup_key IS NOT NULL),
+                severity text CHECK (severity IN (\(severity))),
+                body bytea NOT NULL,
+                created_at timestamptz NOT NULL,
+                attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                last_error text
+            )
+            """,
+            "ALTER SEQUENCE outbox_ids OWNED BY outbox.id",
+            // The dispatcher plans a lane from the summaries of its oldest pending messages: this index holds
+            // every summary column, so the plan never reads a body.
+            "CREATE INDEX outbox_route_summary ON outbox (route, id) INCLUDE (kind, dedup_key, severity)",
+            // Dead letters keep the outbox id of the message they were.
+            """
+            CREATE TABLE dead_letters (
+                id bigint PRIMARY KEY,
+                route text NOT NULL,
+                kind text NOT NULL,
+                dedup_key text,
+                severity text,
+                body bytea NOT NULL,
+                created_at timestamptz NOT NULL,
+                attempts integer NOT NULL,
+                last_error text,
+                reason text NOT NULL,
+                failed_at timestamptz NOT NULL
+            )
+            """,
+            "CREATE INDEX dead_letters_failed_at ON dead_letters (failed_at DESC, id DESC)",
+            // When each request to PagerDuty finished, per dispatcher lane (a hash of the routing key, never the
+            // key), so the limiter's 60-second window survives a restart or a handover.
+            """
+            CREATE TABLE request_times (
+                lane text NOT NULL,
+                finished_at timestamptz NOT NULL
+            )
+            """,
+            "CREATE INDEX request_times_lane ON request_times (lane, finished_at)",
+            // One row, rewritten by the readiness check to prove the database takes writes.
+            """
+            CREATE TABLE heartbeat (
+                id integer PRIMARY KEY CHECK (id = 1),
+                checked_at timestamptz NOT NULL
+            )
+            """,
+        ])
+}

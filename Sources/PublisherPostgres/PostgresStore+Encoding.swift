@@ -1,0 +1,292 @@
+import Foundation
+import PagerDutyEvents
+import PostgresNIO
+import PublisherCore
+
+/// A time bound as a `timestamptz`: whole microseconds since 2000-01-01 UTC, rounded to the nearest one.
+///
+/// postgres-nio's own `Date` encoding truncates, which can lose almost a microsecond; rounding keeps every stored
+/// time within half a microsecond (plus the `Double` resolution of `Date`, about 0.1 µs today). Times built from a
+/// whole number of microseconds come back exactly.
+struct StoredTimestamp: PostgresNonThrowingEncodable, PostgresArrayEncodable {
+    static let epochSince1970: Double = 946_684_800
+
+    var microseconds: Int64
+
+    init(_ date: Date) {
+        let value = ((date.timeIntervalSince1970 - Self.epochSince1970) * 1_000_000).rounded()
+        // Out-of-range values are clamped so the conversion never traps; PostgreSQL refuses them itself.
+        if value >= Double(Int64.max) {
+            microseconds = .max
+        } else if value <= Double(Int64.min) || value.isNaN {
+            microseconds = .min
+        } else {
+            microseconds = Int64(value)
+        }
+    }
+
+    static var psqlType: PostgresDataType { .timestamptz }
+    static var psqlFormat: PostgresFormat { .binary }
+    static var psqlArrayType: PostgresDataType { .timestamptzArray }
+
+    func encode<JSONEncoder: PostgresJSONEncoder>(
+        into byteBuffer: inout ByteBuffer,
+        context: PostgresEncodingContext<JSONEncoder>
+    ) {
+        byteBuffer.writeInteger(microseconds)
+    }
+}
+
+/// A one-dimensional array parameter whose elements may be `NULL` (postgres-nio's arrays cannot hold `nil`), for
+/// the `unnest($1::text[], …)` of the batched statements.
+struct NullableArray<Element: PostgresArrayEncodable & PostgresNonThrowingEncodable>: PostgresNonThrowingEncodable {
+    var elements: [Element?]
+
+    init(_ elements: [Element?]) {
+        self.elements = elements
+    }
+
+    static var psqlType: PostgresDataType { Element.psqlArrayType }
+    static var psqlFormat: PostgresFormat { .binary }
+
+    func encode<JSONEncoder: PostgresJSONEncoder>(
+        into buffer: inout ByteBuffer,
+        context: PostgresEncodingContext<JSONEncoder>
+    ) {
+        // The binary array format: dimensions, has-nulls flag, element type, then per dimension its length and
+        // lower bound, then each element as a length (-1 for NULL) and its bytes.
+        buffer.writeInteger(elements.isEmpty ? 0 : 1, as: Int32.self)
+        buffer.writeInteger(elements.contains { $0 == nil } ? 1 : 0, as: Int32.self)
+        buffer.writeInteger(Element.psqlType.rawValue)
+        guard !elements.isEmpty else { return }
+        buffer.writeInteger(Int32(elements.count))
+        buffer.writeInteger(1, as: Int32.self)
+        for element in elements {
+            guard let element else {
+                buffer.writeInteger(-1, as: Int32.self)
+                continue
+            }
+            let lengthIndex = buffer.writerIndex
+            buffer.writeInteger(0, as: Int32.self)
+            let start = buffer.writerIndex
+            element.encode(into: &buffer, context: context)
+            buffer.setInteger(Int32(buffer.writerIndex - start), at: lengthIndex)
+        }
+    }
+}
+
+/// Text as PostgreSQL can store it. A `text` value cannot hold the NUL character (PostgreSQL refuses the whole
+/// statement), and a sender controls some of the text stored (an alert's summary and source, error messages
+/// quoting PagerDuty): each NUL becomes U+FFFD, so such an alert is stored rather than refused on every retry.
+/// Routes and dedup_keys are stored as given (changing them would change the key).
+enum StorableText {
+    static func from(_ text: String) -> String {
+        text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
+    }
+
+    static func from(_ text: String?) -> String? {
+        text.map(from)
+    }
+}
+
+/// Reads and writes ``LedgerEntry`` rows.
+enum LedgerRows {
+    /// The columns ``entry(from:)`` reads, in this order.
+    static let columns = """
+        route, dedup_key, last_action, last_action_at, starts_at, last_seen, \
+        subject, members, cause, summary, source, severity, resolve_held_until
+        """
+
+    /// The same columns qualified by `table`.
+    static func columns(of table: String) -> String {
+        columns.split(separator: ",").map { "\(table).\($0.trimmingCharacters(in: .whitespaces))" }
+            .joined(separator: ", ")
+    }
+
+    /// Upserts `entries` (one row per key: the last entry of a key wins, as if written one after another) with one
+    /// statement.
+    static func upsert(_ entries: [LedgerEntry]) -> PostgresQuery {
+        var lastIndex: [LedgerKey: Int] = [:]
+        for (index, entry) in entries.enumerated() { lastIndex[entry.key] = index }
+        let unique = entries.indices.filter { lastIndex[entries[$0].key] == $0 }.map { entries[$0] }
+        let subjects = unique.map { encode($0.subject) }
+        let routes = unique.map(\.route)
+        let keys = unique.map(\.dedupKey)
+        let actions = unique.map(\.lastAction.rawValue)
+        let actionTimes = unique.map { StoredTimestamp($0.lastActionAt) }
+        let starts = NullableArray(unique.map { $0.startsAt.map(StoredTimestamp.init) })
+        let seen = unique.map { StoredTimestamp($0.lastSeen) }
+        let subjectNames = subjects.map(\.0)
+        let members = NullableArray(subjects.map { StorableText.from($0.1) })
+        let causes = unique.map(\.cause.rawValue)
+        let summaries = NullableArray(unique.map { StorableText.from($0.remembered?.summary) })
+        let sources = NullableArray(unique.map { StorableText.from($0.remembered?.source) })
+        let severities = NullableArray(unique.map { $0.remembered?.severity.rawValue })
+        let held = NullableArray(unique.map { $0.resolveHeldUntil.map(StoredTimestamp.init) })
+        return """
+            INSERT INTO ledger (\(unescaped: columns))
+            SELECT * FROM unnest(
+                \(routes)::text[], \(keys)::text[], \(actions)::text[], \(actionTimes)::timestamptz[],
+                \(starts)::timestamptz[], \(seen)::timestamptz[], \(subjectNames)::text[], \(members)::text[],
+                \(causes)::text[], \(summaries)::text[], \(sources)::text[], \(severities)::text[],
+                \(held)::timestamptz[])
+            ON CONFLICT (route, dedup_key) DO UPDATE SET
+                last_action = excluded.last_action,
+                last_action_at = excluded.last_action_at,
+                starts_at = excluded.starts_at,
+                last_seen = excluded.last_seen,
+                subject = excluded.subject,
+                members = excluded.members,
+                cause = excluded.cause,
+                summary = excluded.summary,
+                source = excluded.source,
+                severity = excluded.severity,
+                resolve_held_until = excluded.resolve_held_until
+            """
+    }
+
+    /// The entry a row of ``columns`` holds.
+    static func entry(from row: PostgresRow) throws -> LedgerEntry {
+        let (route, dedupKey, actionText, actionAt, startsAt, lastSeen, subjectText, members, causeText, summary,
+            source, severityText, heldUntil) = try row.decode(
+                (String, String, String, Date, Date?, Date, String, String?, String, String?, String?, String?, Date?)
+                    .self)
+        guard let action = EventAction(rawValue: actionText) else {
+            throw StoreError(reason: "a ledger row has the unknown action '\(actionText)'")
+        }
+        guard let cause = LedgerCause(rawValue: causeText) else {
+            throw StoreError(reason: "a ledger row has the unknown cause '\(causeText)'")
+        }
+        var remembered: RememberedPayload?
+        if let summary, let source, let severityText, let severity = Severity(rawValue: severityText) {
+            remembered = RememberedPayload(summary: summary, source: source, severity: severity)
+        }
+        return LedgerEntry(
+            route: route,
+            dedupKey: dedupKey,
+            lastAction: action,
+            lastActionAt: actionAt,
+            startsAt: startsAt,
+            lastSeen: lastSeen,
+            subject: try subject(subjectText, members: members),
+            cause: cause,
+            remembered: remembered,
+            resolveHeldUntil: heldUntil)
+    }
+
+    private static func encode(_ subject: LedgerSubject) -> (String, String?) {
+        switch subject {
+        case .alert: ("alert", nil)
+        case .change: ("change", nil)
+        case .group(let members): ("group", members.sorted().joined(separator: ","))
+        }
+    }
+
+    private static func subject(_ text: String, members: String?) throws -> LedgerSubject {
+        switch text {
+        case "alert": return .alert
+        case "change": return .change
+        case "group":
+            let fingerprints = (members ?? "").split(separator: ",").map(String.init)
+            return .group(members: Set(fingerprints))
+        default: throw StoreError(reason: "a ledger row has the unknown subject '\(text)'")
+        }
+    }
+}
+
+/// Reads and writes outbox and dead-letter rows.
+enum OutboxRows {
+    /// The columns the outbox and dead-letter tables share, in this order.
+    static let columns = "id, route, kind, dedup_key, severity, body, created_at, attempts, last_error"
+
+    /// The columns of a ``PendingMessageSummary``, all in the index `outbox_route_summary`.
+    static let summaryColumns = "id, kind, dedup_key, severity"
+
+    /// Appends `messages` with one statement returning their ids. The ids are drawn from the sequence first and
+    /// given to the messages in increasing order, so the returned ids, sorted, are the messages' ids in order.
+    static func insert(_ messages: [OutboxMessage]) -> PostgresQuery {
+        let routes = messages.map(\.route)
+        let kinds = messages.map(\.kind.rawValue)
+        let keys = NullableArray(messages.map(\.dedupKey))
+        let severities = NullableArray(messages.map { $0.severity?.rawValue })
+        let bodies = messages.map { ByteBuffer(bytes: $0.body) }
+        let created = messages.map { StoredTimestamp($0.createdAt) }
+        return """
+            WITH drawn AS MATERIALIZED (
+                SELECT nextval('outbox_ids') AS id FROM generate_series(1, \(messages.count))
+            ), numbered AS (
+                SELECT id, row_number() OVER (ORDER BY id) AS n FROM drawn
+            )
+            INSERT INTO outbox (id, route, kind, dedup_key, severity, body, created_at)
+            SELECT numbered.id, m.route, m.kind, m.dedup_key, m.severity, m.body, m.created_at
+            FROM unnest(
+                \(routes)::text[], \(kinds)::text[], \(keys)::text[], \(severities)::text[], \(bodies)::bytea[],
+                \(created)::timestamptz[]
+            ) WITH ORDINALITY AS m(route, kind, dedup_key, severity, body, created_at, n)
+            JOIN numbered ON numbered.n = m.n
+            RETURNING id
+            """
+    }
+
+    /// The record a row of ``columns`` holds.
+    static func record(from row: PostgresRow) throws -> OutboxRecord {
+        let (id, route, kind, dedupKey, severity, body, createdAt, attempts, lastError) = try row.decode(
+            (Int64, String, String, String?, String?, Data, Date, Int, String?).self)
+        return OutboxRecord(
+            id: id,
+            message: try message(
+                id: id, route: route, kind: kind, dedupKey: dedupKey, severity: severity, body: body,
+                createdAt: createdAt),
+            attempts: attempts,
+            lastError: lastError)
+    }
+
+    /// The summary a row of ``summaryColumns`` holds.
+    static func summary(from row: PostgresRow) throws -> PendingMessageSummary {
+        let (id, kind, dedupKey, severity) = try row.decode((Int64, String, String?, String?).self)
+        return PendingMessageSummary(
+            id: id, kind: try decodeKind(kind, id: id), dedupKey: dedupKey,
+            severity: try decodeSeverity(severity, id: id))
+    }
+
+    /// The dead letter a row of ``columns``, `reason`, `failed_at` holds.
+    static func deadLetter(from row: PostgresRow) throws -> DeadLetter {
+        let (id, route, kind, dedupKey, severity, body, createdAt, attempts, _, reason, failedAt) = try row.decode(
+            (Int64, String, String, String?, String?, Data, Date, Int, String?, String, Date).self)
+        return DeadLetter(
+            id: id,
+            message: try message(
+                id: id, route: route, kind: kind, dedupKey: dedupKey, severity: severity, body: body,
+                createdAt: createdAt),
+            attempts: attempts,
+            reason: reason,
+            failedAt: failedAt)
+    }
+
+    private static func message(
+        id: Int64, route: String, kind: String, dedupKey: String?, severity: String?, body: Data, createdAt: Date
+    ) throws -> OutboxMessage {
+        OutboxMessage(
+            route: route,
+            kind: try decodeKind(kind, id: id),
+            dedupKey: dedupKey,
+            severity: try decodeSeverity(severity, id: id),
+            body: body,
+            createdAt: createdAt)
+    }
+
+    private static func decodeKind(_ text: String, id: Int64) throws -> OutboxKind {
+        guard let kind = OutboxKind(rawValue: text) else {
+            throw StoreError(reason: "message \(id) has the unknown kind '\(text)'")
+        }
+        return kind
+    }
+
+    private static func decodeSeverity(_ text: String?, id: Int64) throws -> Severity? {
+        guard let text else { return nil }
+        guard let severity = Severity(rawValue: text) else {
+            throw StoreError(reason: "message \(id) has the unknown severity '\(text)'")
+        }
+        return severity
+    }
+}
