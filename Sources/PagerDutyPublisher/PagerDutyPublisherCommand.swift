@@ -12,7 +12,7 @@ struct PagerDutyPublisherCommand: AsyncParsableCommand {
             per routing key.
             """,
         version: PublisherVersion.current,
-        subcommands: [ServeCommand.self, SendCommand.self, QueueCommand.self, CheckConfigCommand.self, VersionCommand.self],
+        subcommands: [ServeCommand.self, SendCommand.self, QueueCommand.self, CheckConfigCommand.self, MigrateStoreCommand.self, VersionCommand.self],
         defaultSubcommand: nil
     )
 }

@@ -2,10 +2,13 @@ import AlertmanagerModels
 import ArgumentParser
 import Foundation
 import PublisherCore
+import Logging
+import PostgresNIO
+import PublisherPostgres
 import PublisherSQLite
 
-/// `pagerduty-publisher queue ...`: look at and repair the outbox without opening SQLite by hand.
-/// Safe while the daemon runs (WAL, short transactions).
+/// `pagerduty-publisher queue ...`: look at and repair the outbox without opening the database by hand.
+/// Safe while the daemon runs (short transactions), on SQLite and on PostgreSQL.
 struct QueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queue",
@@ -13,21 +16,52 @@ struct QueueCommand: AsyncParsableCommand {
         subcommands: [Status.self, List.self, Retry.self, Purge.self]
     )
 
-    /// Opens the database the options name; it must exist already.
-    static func openStore(_ options: DatabaseOptions) throws -> SQLiteStore {
-        let path: String
+    /// A store opened for one queue command, and how to let it go.
+    struct OpenedQueueStore {
+        var store: any PublisherStore & QueueAdministration
+        var close: @Sendable () -> Void
+    }
+
+    /// Opens the database the options name: an SQLite file that must exist already, or the PostgreSQL
+    /// database several replicas share (its schema must exist: a replica has started on it).
+    static func openStore(_ options: DatabaseOptions) async throws -> OpenedQueueStore {
+        let location: DatabaseLocation
         do throws(SettingsError) {
-            path = try DatabaseOptions.checkedFilePath(options.path(environment: ProcessInfo.processInfo.environment))
+            location = try options.location(environment: ProcessInfo.processInfo.environment)
         } catch {
             throw ValidationError(error.description)
         }
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw ValidationError("No database at \(path); pass --database (or --data-dir) as given to 'serve'.")
-        }
-        do {
-            return try SQLiteStore(path: path)
-        } catch {
-            throw ValidationError("Cannot open \(path): \(error.reason)")
+        switch location {
+        case .sqlite(let path):
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ValidationError("No database at \(path); pass --database (or --data-dir) as given to 'serve'.")
+            }
+            do {
+                let store = try SQLiteStore(path: path)
+                return OpenedQueueStore(store: store, close: { try? store.close() })
+            } catch {
+                throw ValidationError("Cannot open \(path): \(error.reason)")
+            }
+        case .postgres(let url, let passwordFile, let caFile):
+            let settings: PostgresSettings
+            do throws(PostgresSettingsError) {
+                settings = try PostgresSettings(url: url, passwordFile: passwordFile, caFile: caFile)
+            } catch {
+                throw ValidationError(error.reason)
+            }
+            let client = PostgresClient(configuration: settings.clientConfiguration)
+            let running = Task { await client.run() }
+            let store = PostgresStore(client: client, logger: Logger(label: "pagerduty-publisher.queue"))
+            do {
+                guard try await !store.appliedMigrations().isEmpty else {
+                    running.cancel()
+                    throw ValidationError("No pagerduty-publisher tables in \(settings.redacted); start a replica on it first.")
+                }
+            } catch let error as StoreError {
+                running.cancel()
+                throw ValidationError("Cannot read \(settings.redacted): \(error.reason) (a replica creates the tables when it first starts)")
+            }
+            return OpenedQueueStore(store: store, close: { running.cancel() })
         }
     }
 
@@ -39,7 +73,9 @@ struct QueueCommand: AsyncParsableCommand {
         @OptionGroup var databaseOptions: DatabaseOptions
 
         func run() async throws {
-            let store = try QueueCommand.openStore(databaseOptions)
+            let opened = try await QueueCommand.openStore(databaseOptions)
+            defer { opened.close() }
+            let store = opened.store
             let figures = try await store.routeQueueFigures()
             print(QueueText.status(figures, now: Date()))
         }
@@ -59,7 +95,9 @@ struct QueueCommand: AsyncParsableCommand {
         var limit = 100
 
         func run() async throws {
-            let store = try QueueCommand.openStore(databaseOptions)
+            let opened = try await QueueCommand.openStore(databaseOptions)
+            defer { opened.close() }
+            let store = opened.store
             if dead {
                 print(QueueText.deadLetters(try await store.deadLetters(limit: limit)))
             } else {
@@ -88,7 +126,9 @@ struct QueueCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try QueueCommand.openStore(databaseOptions)
+            let opened = try await QueueCommand.openStore(databaseOptions)
+            defer { opened.close() }
+            let store = opened.store
             let moved = try await store.requeueDeadLetters(ids: all ? nil : ids)
             print("Moved \(moved) dead letter\(moved == 1 ? "" : "s") back to the outbox.")
             if !all && moved < ids.count {
@@ -115,7 +155,9 @@ struct QueueCommand: AsyncParsableCommand {
 
         func run() async throws {
             let scope: QueuePurgeScope = all ? .all : (pending ? .pending : .dead)
-            let store = try QueueCommand.openStore(databaseOptions)
+            let opened = try await QueueCommand.openStore(databaseOptions)
+            defer { opened.close() }
+            let store = opened.store
             guard yes else {
                 let figures = try await store.routeQueueFigures()
                 let count = figures.reduce(0) { total, route in

@@ -236,7 +236,7 @@ struct LeaseTests {
     @Test func claimIsFalseWhenPostgresIsUnreachable() async throws {
         let password = "pw-unreachable-secret"
         var configuration = PostgresClient.Configuration(
-            host: "127.0.0.1", port: try closedLoopbackPort(), username: "postgres", password: password,
+            host: "127.0.0.1", port: try await closedLoopbackPort(), username: "postgres", password: password,
             database: "nowhere", tls: .disable
         )
         configuration.options.connectTimeout = .seconds(1)
@@ -373,24 +373,6 @@ private func poll(
     }
     Issue.record("not true within \(limit)", sourceLocation: sourceLocation)
     throw CancellationError()
-}
-
-/// A loopback port where nothing listens.
-private func closedLoopbackPort() throws -> Int {
-    let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(socket) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-            bind(socket, generic, length) == 0 && getsockname(socket, generic, &length) == 0
-        }
-    }
-    guard bound else { throw PsqlFailed(sql: "bind", output: "could not find a free loopback port") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 extension Logger {
