@@ -62,6 +62,13 @@ struct PostgresSizingTests {
                 try database.psql("VACUUM ANALYZE outbox")
                 let ledgerBytes = Int(try database.psql("SELECT pg_total_relation_size('ledger')")) ?? 0
                 let outboxBytes = Int(try database.psql("SELECT pg_total_relation_size('outbox')")) ?? 0
+                let breakdown = try database.psql(
+                    """
+                    SELECT string_agg(format('%s heap %s B, indexes %s B', relname, pg_relation_size(oid),
+                        pg_indexes_size(oid)), '; ' ORDER BY relname)
+                    FROM pg_class WHERE relname IN ('ledger', 'outbox')
+                    """)
+                print("PostgreSQL sizing breakdown: \(breakdown)")
                 let bodyBytes = Self.body(for: "0000000000000000").count
                 let perAlert = Double(ledgerBytes + outboxBytes) / Double(count)
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
