@@ -108,7 +108,10 @@ enum LedgerRows {
     static func appendUpsert(_ entries: [LedgerEntry], to query: inout PostgresQuery.StringInterpolation) {
         var lastIndex: [LedgerKey: Int] = [:]
         for (index, entry) in entries.enumerated() { lastIndex[entry.key] = index }
+        // In key order, so that two transactions upserting overlapping rows lock them in the same order and never
+        // deadlock (decisions are serialised by their advisory locks already; plain commits are not).
         let unique = entries.indices.filter { lastIndex[entries[$0].key] == $0 }.map { entries[$0] }
+            .sorted { ($0.route, $0.dedupKey) < ($1.route, $1.dedupKey) }
         let subjects = unique.map { encode($0.subject) }
         query.appendLiteral("INSERT INTO ledger (\(columns)) SELECT * FROM unnest(")
         query.appendInterpolation(unique.map(\.route))
