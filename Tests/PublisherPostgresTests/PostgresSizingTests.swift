@@ -84,6 +84,29 @@ struct PostgresSizingTests {
         }
     }
 
+    @Test("10-alert decisions one after another: latency printed (p50, p99), every alert stored once")
+    func smallDecisionLatency() async throws {
+        try await withPostgresDatabase(label: "latency") { database in
+            try await withPostgresStore(database) { store in
+                let clock = ContinuousClock()
+                var latencies: [Duration] = []
+                for round in 0..<500 {
+                    let keys = (0..<10).map { String(format: "%08x%08x", round, $0) }
+                    let start = clock.now
+                    try await Self.store(keys, in: store)
+                    latencies.append(clock.now - start)
+                }
+                latencies.sort()
+                print(
+                    """
+                    PostgreSQL latency: 500 decisions of 10 alerts, one at a time: p50 \(latencies[250]), \
+                    p99 \(latencies[495]), max \(latencies[499])
+                    """)
+                #expect(try await store.queueStats().pending == 5000)
+            }
+        }
+    }
+
     /// Decides `keys` as firing alerts: a ledger entry (with the remembered payload) and a trigger each.
     static func store(_ keys: [String], in store: PostgresStore) async throws {
         let now = Date()
