@@ -103,33 +103,45 @@ enum LedgerRows {
             .joined(separator: ", ")
     }
 
-    /// Upserts `entries` (one row per key: the last entry of a key wins, as if written one after another) with one
-    /// statement.
-    static func upsert(_ entries: [LedgerEntry]) -> PostgresQuery {
+    /// Appends the statement that upserts `entries` (one row per key: the last entry of a key wins, as if written
+    /// one after another) to `query`.
+    static func appendUpsert(_ entries: [LedgerEntry], to query: inout PostgresQuery.StringInterpolation) {
         var lastIndex: [LedgerKey: Int] = [:]
         for (index, entry) in entries.enumerated() { lastIndex[entry.key] = index }
+        // In key order, so that two transactions upserting overlapping rows lock them in the same order and never
+        // deadlock (decisions are serialised by their advisory locks already; plain commits are not).
         let unique = entries.indices.filter { lastIndex[entries[$0].key] == $0 }.map { entries[$0] }
+            .sorted { ($0.route, $0.dedupKey) < ($1.route, $1.dedupKey) }
         let subjects = unique.map { encode($0.subject) }
-        let routes = unique.map(\.route)
-        let keys = unique.map(\.dedupKey)
-        let actions = unique.map(\.lastAction.rawValue)
-        let actionTimes = unique.map { StoredTimestamp($0.lastActionAt) }
-        let starts = NullableArray(unique.map { $0.startsAt.map(StoredTimestamp.init) })
-        let seen = unique.map { StoredTimestamp($0.lastSeen) }
-        let subjectNames = subjects.map(\.0)
-        let members = NullableArray(subjects.map { StorableText.from($0.1) })
-        let causes = unique.map(\.cause.rawValue)
-        let summaries = NullableArray(unique.map { StorableText.from($0.remembered?.summary) })
-        let sources = NullableArray(unique.map { StorableText.from($0.remembered?.source) })
-        let severities = NullableArray(unique.map { $0.remembered?.severity.rawValue })
-        let held = NullableArray(unique.map { $0.resolveHeldUntil.map(StoredTimestamp.init) })
-        return """
-            INSERT INTO ledger (\(unescaped: columns))
-            SELECT * FROM unnest(
-                \(routes)::text[], \(keys)::text[], \(actions)::text[], \(actionTimes)::timestamptz[],
-                \(starts)::timestamptz[], \(seen)::timestamptz[], \(subjectNames)::text[], \(members)::text[],
-                \(causes)::text[], \(summaries)::text[], \(sources)::text[], \(severities)::text[],
-                \(held)::timestamptz[])
+        query.appendLiteral("INSERT INTO ledger (\(columns)) SELECT * FROM unnest(")
+        query.appendInterpolation(unique.map(\.route))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(unique.map(\.dedupKey))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(unique.map(\.lastAction.rawValue))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(unique.map { StoredTimestamp($0.lastActionAt) })
+        query.appendLiteral("::timestamptz[], ")
+        query.appendInterpolation(NullableArray(unique.map { $0.startsAt.map(StoredTimestamp.init) }))
+        query.appendLiteral("::timestamptz[], ")
+        query.appendInterpolation(unique.map { StoredTimestamp($0.lastSeen) })
+        query.appendLiteral("::timestamptz[], ")
+        query.appendInterpolation(subjects.map(\.0))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableArray(subjects.map { StorableText.from($0.1) }))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(unique.map(\.cause.rawValue))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableArray(unique.map { StorableText.from($0.remembered?.summary) }))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableArray(unique.map { StorableText.from($0.remembered?.source) }))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableArray(unique.map { $0.remembered?.severity.rawValue }))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableArray(unique.map { $0.resolveHeldUntil.map(StoredTimestamp.init) }))
+        query.appendLiteral(
+            """
+            ::timestamptz[])
             ON CONFLICT (route, dedup_key) DO UPDATE SET
                 last_action = excluded.last_action,
                 last_action_at = excluded.last_action_at,
@@ -142,7 +154,7 @@ enum LedgerRows {
                 source = excluded.source,
                 severity = excluded.severity,
                 resolve_held_until = excluded.resolve_held_until
-            """
+            """)
     }
 
     /// The entry a row of ``columns`` holds.
@@ -194,6 +206,36 @@ enum LedgerRows {
     }
 }
 
+/// The one statement that writes what a commit or a decision returns: the ledger upsert, the outbox append with
+/// its ids, and `NOTIFY pagerduty_publisher_outbox` once per route appended to (data-modifying common table
+/// expressions, so the whole write is one round trip, and one transaction on its own).
+enum WriteStatement {
+    /// The statement for `ledger` and `outbox`; `nil` when both are empty. Its rows are the new ids (in any
+    /// order) and the number of notifications sent.
+    static func make(ledger: [LedgerEntry], outbox: [OutboxMessage], channel: String) -> PostgresQuery? {
+        if ledger.isEmpty && outbox.isEmpty { return nil }
+        var query = PostgresQuery.StringInterpolation(literalCapacity: 2048, interpolationCount: 22)
+        guard !outbox.isEmpty else {
+            LedgerRows.appendUpsert(ledger, to: &query)
+            return PostgresQuery(stringInterpolation: query)
+        }
+        query.appendLiteral("WITH ")
+        if !ledger.isEmpty {
+            query.appendLiteral("upserted AS (")
+            LedgerRows.appendUpsert(ledger, to: &query)
+            query.appendLiteral("), ")
+        }
+        OutboxRows.appendInsert(outbox, to: &query)
+        // An uncorrelated subquery: evaluated once, when the first id is returned.
+        query.appendLiteral("\nSELECT id, (SELECT count(pg_notify(")
+        query.appendInterpolation(channel)
+        query.appendLiteral(", route)) FROM unnest(")
+        query.appendInterpolation(Array(Set(outbox.map(\.route))).sorted())
+        query.appendLiteral("::text[]) AS routes(route)) FROM inserted")
+        return PostgresQuery(stringInterpolation: query)
+    }
+}
+
 /// Reads and writes outbox and dead-letter rows.
 enum OutboxRows {
     /// The columns the outbox and dead-letter tables share, in this order.
@@ -202,30 +244,38 @@ enum OutboxRows {
     /// The columns of a ``PendingMessageSummary``, all in the index `outbox_route_summary`.
     static let summaryColumns = "id, kind, dedup_key, severity"
 
-    /// Appends `messages` with one statement returning their ids. The ids are drawn from the sequence first and
-    /// given to the messages in increasing order, so the returned ids, sorted, are the messages' ids in order.
-    static func insert(_ messages: [OutboxMessage]) -> PostgresQuery {
-        let routes = messages.map(\.route)
-        let kinds = messages.map(\.kind.rawValue)
-        let keys = NullableArray(messages.map(\.dedupKey))
-        let severities = NullableArray(messages.map { $0.severity?.rawValue })
-        let bodies = messages.map { ByteBuffer(bytes: $0.body) }
-        let created = messages.map { StoredTimestamp($0.createdAt) }
-        return """
-            WITH drawn AS MATERIALIZED (
-                SELECT nextval('outbox_ids') AS id FROM generate_series(1, \(messages.count))
-            ), numbered AS (
-                SELECT id, row_number() OVER (ORDER BY id) AS n FROM drawn
-            )
-            INSERT INTO outbox (id, route, kind, dedup_key, severity, body, created_at)
-            SELECT numbered.id, m.route, m.kind, m.dedup_key, m.severity, m.body, m.created_at
-            FROM unnest(
-                \(routes)::text[], \(kinds)::text[], \(keys)::text[], \(severities)::text[], \(bodies)::bytea[],
-                \(created)::timestamptz[]
-            ) WITH ORDINALITY AS m(route, kind, dedup_key, severity, body, created_at, n)
-            JOIN numbered ON numbered.n = m.n
-            RETURNING id
+    /// Appends the common table expressions that append `messages` to `query`: `drawn` takes one id per message from
+    /// the sequence, `inserted` gives them to the messages in increasing order and returns them (so the ids,
+    /// sorted, are the messages' ids in order).
+    static func appendInsert(_ messages: [OutboxMessage], to query: inout PostgresQuery.StringInterpolation) {
+        query.appendLiteral("drawn AS MATERIALIZED (SELECT nextval('outbox_ids') AS id FROM generate_series(1, ")
+        query.appendInterpolation(messages.count)
+        query.appendLiteral(
             """
+            )), numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM drawn),
+            inserted AS (
+                INSERT INTO outbox (id, route, kind, dedup_key, severity, body, created_at)
+                SELECT numbered.id, m.route, m.kind, m.dedup_key, m.severity, m.body, m.created_at
+                FROM unnest(
+            """)
+        query.appendInterpolation(messages.map(\.route))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(messages.map(\.kind.rawValue))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableArray(messages.map(\.dedupKey)))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableArray(messages.map { $0.severity?.rawValue }))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(messages.map { ByteBuffer(bytes: $0.body) })
+        query.appendLiteral("::bytea[], ")
+        query.appendInterpolation(messages.map { StoredTimestamp($0.createdAt) })
+        query.appendLiteral(
+            """
+            ::timestamptz[]) WITH ORDINALITY AS m(route, kind, dedup_key, severity, body, created_at, n)
+                JOIN numbered ON numbered.n = m.n
+                RETURNING id
+            )
+            """)
     }
 
     /// The record a row of ``columns`` holds.

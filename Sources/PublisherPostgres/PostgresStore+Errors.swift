@@ -13,7 +13,8 @@ extension StoreError {
         case let timeout as OperationTimedOut where timeout.leasing:
             self.init(
                 reason: "\(operation) got no connection to PostgreSQL within \(Self.seconds(timeout.timeout)) "
-                    + "(unreachable, refusing connections, or every connection busy)")
+                    + "(unreachable, refusing the connection, its TLS or the credentials, or every connection busy; the "
+                    + "client's background log says which)")
         case let timeout as OperationTimedOut:
             self.init(
                 reason: "\(operation) got no answer from PostgreSQL within \(Self.seconds(timeout.timeout)) "

@@ -9,7 +9,7 @@ extension PostgresStore {
     public func checkWritable() async throws(StoreError) {
         let operation = "checking that PostgreSQL takes writes"
         let settings = try await fetch(
-            operation, timeout: readinessTimeout,
+            operation, timeout: readinessTimeout, writes: true,
             """
             INSERT INTO heartbeat (id, checked_at) VALUES (1, now())
             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at

@@ -16,7 +16,7 @@ extension PostgresStore {
     @discardableResult
     public func expireLedger(seenBefore date: Date) async throws(StoreError) -> Int {
         try await fetch(
-            "expiring ledger entries", timeout: bulkTimeout,
+            "expiring ledger entries", timeout: bulkTimeout, writes: true,
             """
             WITH expired AS (
                 DELETE FROM ledger WHERE last_seen < \(StoredTimestamp(date)) AND resolve_held_until IS NULL

@@ -3,9 +3,9 @@ import PostgresNIO
 import PublisherCore
 
 extension PostgresStore {
-    /// Upserts the entries and appends the messages in one transaction, then notifies each route appended to.
-    /// Entries are written as they are (the last writer wins): decisions that depend on the stored entries go
-    /// through ``decide(keys:cache:_:)``.
+    /// Upserts the entries and appends the messages in one statement and one transaction, which also notifies each
+    /// route appended to; returns once `COMMIT` is done. Entries are written as they are (the last writer wins):
+    /// decisions that depend on the stored entries go through ``decide(keys:cache:_:)``.
     @discardableResult
     public func commit(ledger: [LedgerEntry], outbox: [OutboxMessage]) async throws(StoreError) -> [Int64] {
         if ledger.isEmpty && outbox.isEmpty { return [] }
@@ -16,7 +16,8 @@ extension PostgresStore {
         }
     }
 
-    /// Writes `ledger` and `outbox` inside the caller's transaction; returns the messages' ids, in order.
+    /// Writes `ledger` and `outbox` with ``WriteStatement`` (in the caller's transaction, if any); returns the
+    /// messages' ids, in order.
     @discardableResult
     static func write(
         ledger: [LedgerEntry],
@@ -24,17 +25,17 @@ extension PostgresStore {
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> [Int64] {
-        if !ledger.isEmpty {
-            try await connection.query(LedgerRows.upsert(ledger), logger: logger)
+        guard let statement = WriteStatement.make(ledger: ledger, outbox: outbox, channel: notificationChannel) else {
+            return []
         }
-        guard !outbox.isEmpty else { return [] }
         var ids: [Int64] = []
         ids.reserveCapacity(outbox.count)
-        for try await id in try await connection.query(OutboxRows.insert(outbox), logger: logger).decode(Int64.self) {
+        let rows = try await connection.query(statement, logger: logger)
+        if outbox.isEmpty { return [] }
+        for try await (id, _) in rows.decode((Int64, Int).self) {
             ids.append(id)
         }
         ids.sort()
-        try await notify(routes: outbox.map(\.route), on: connection, logger: logger)
         return ids
     }
 

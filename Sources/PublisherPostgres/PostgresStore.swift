@@ -210,27 +210,38 @@ public final class PostgresStore: SharedPublisherStore {
         }
     }
 
-    /// Runs one statement (its own transaction) and drops its rows.
+    /// Runs one writing statement in a transaction of its own and drops its rows.
+    ///
+    /// Writes always run between `BEGIN` and `COMMIT`, never in autocommit: postgres-nio completes a statement when
+    /// it reads the statement's CommandComplete, and in autocommit PostgreSQL commits only after that, at the
+    /// protocol's Sync, so the call would return before the commit is durable and a failure at commit (a deferred
+    /// constraint, the WAL flush) would never be seen. `COMMIT` completes once the commit is done.
     func execute(_ operation: String, timeout: Duration? = nil, _ query: PostgresQuery) async throws(StoreError) {
-        try await withConnection(operation, timeout: timeout ?? operationTimeout) { connection, logger in
+        try await transaction(operation, timeout: timeout) { connection, logger in
             try await connection.query(query, logger: logger)
             return ()
         }
     }
 
-    /// Runs one statement (its own transaction) and decodes its rows with `decode`.
+    /// Runs one statement and decodes its rows with `decode`: in autocommit for a read, in a transaction of its own
+    /// when it `writes` (see ``execute(_:timeout:_:)``).
     func fetch<T: Sendable>(
         _ operation: String,
         timeout: Duration? = nil,
+        writes: Bool = false,
         _ query: PostgresQuery,
-        _ decode: (PostgresRow) throws -> T
+        _ decode: @Sendable (PostgresRow) throws -> T
     ) async throws(StoreError) -> [T] {
         try await withConnection(operation, timeout: timeout ?? operationTimeout) { connection, logger in
-            var values: [T] = []
-            for try await row in try await connection.query(query, logger: logger) {
-                values.append(try decode(row))
+            func run(_ connection: PostgresConnection) async throws -> [T] {
+                var values: [T] = []
+                for try await row in try await connection.query(query, logger: logger) {
+                    values.append(try decode(row))
+                }
+                return values
             }
-            return values
+            guard writes else { return try await run(connection) }
+            return try await connection.withTransaction(logger: logger) { connection in try await run(connection) }
         }
     }
 }

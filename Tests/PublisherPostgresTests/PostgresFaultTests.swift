@@ -112,6 +112,26 @@ struct PostgresFaultTests {
     }
 
     @Test(
+        "sslmode=require never falls back to clear text: a server without TLS is refused",
+        .enabled(if: PostgresAvailability.isConfigured, Comment(rawValue: PostgresAvailability.reason)))
+    func requireRefusesClearText() async throws {
+        try await withPostgresDatabase(label: "tls") { database in
+            // The test cluster has no TLS.
+            #expect(try database.psql("SHOW ssl") == "off")
+            let settings = try PostgresSettings(url: database.url + "?sslmode=require")
+            try await withPostgresClient(settings.clientConfiguration) { client in
+                let store = PostgresStore(client: client, logger: testLogger, operationTimeout: .seconds(2))
+                let error = await #expect(throws: StoreError.self) { try await store.migrate() }
+                #expect(error?.reason.contains("got no connection to PostgreSQL") == true)
+            }
+            let plain = try PostgresSettings(url: database.url + "?sslmode=disable")
+            try await withPostgresClient(plain.clientConfiguration) { client in
+                try await PostgresStore(client: client, logger: testLogger).migrate()
+            }
+        }
+    }
+
+    @Test(
         "errors of a store whose URL holds a password never contain it",
         .enabled(if: PostgresAvailability.isConfigured, Comment(rawValue: PostgresAvailability.reason)))
     func errorsHoldNoPassword() async throws {

@@ -103,6 +103,29 @@ struct PostgresReplicaTests {
         }
     }
 
+    @Test("plain commits upserting the same entries in opposite orders on two replicas never deadlock")
+    func opposingCommits() async throws {
+        try await withTwoReplicas("opposing") { first, second in
+            let entries = (0..<200).map { ledgerEntry(dedupKey: "k\($0)") }
+            for round in 0..<20 {
+                let forward = entries.map { entry -> LedgerEntry in
+                    var entry = entry
+                    entry.lastSeen = Times.at(Double(round))
+                    return entry
+                }
+                let backward = Array(forward.reversed())
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await first.commit(ledger: forward, outbox: []) }
+                    group.addTask { try await second.commit(ledger: backward, outbox: []) }
+                    try await group.waitForAll()
+                }
+            }
+            let ledger = try await first.loadLedger(seenSince: .distantPast)
+            #expect(ledger.count == 200)
+            #expect(ledger.allSatisfy { $0.lastSeen == Times.at(19) })
+        }
+    }
+
     @Test("a stale cache on one replica does not make it trigger twice or miss a resolve")
     func staleCacheOnAnotherReplica() async throws {
         try await withTwoReplicas("stale") { first, second in

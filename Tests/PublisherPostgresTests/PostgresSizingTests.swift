@@ -62,6 +62,13 @@ struct PostgresSizingTests {
                 try database.psql("VACUUM ANALYZE outbox")
                 let ledgerBytes = Int(try database.psql("SELECT pg_total_relation_size('ledger')")) ?? 0
                 let outboxBytes = Int(try database.psql("SELECT pg_total_relation_size('outbox')")) ?? 0
+                let breakdown = try database.psql(
+                    """
+                    SELECT string_agg(format('%s heap %s B, indexes %s B', relname, pg_relation_size(oid),
+                        pg_indexes_size(oid)), '; ' ORDER BY relname)
+                    FROM pg_class WHERE relname IN ('ledger', 'outbox')
+                    """)
+                print("PostgreSQL sizing breakdown: \(breakdown)")
                 let bodyBytes = Self.body(for: "0000000000000000").count
                 let perAlert = Double(ledgerBytes + outboxBytes) / Double(count)
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -73,6 +80,29 @@ struct PostgresSizingTests {
                     \(Int(Double(count) / seconds)) alerts/s (decisions of \(batch), 4 at a time)
                     """)
                 #expect(perAlert < 2_500)
+            }
+        }
+    }
+
+    @Test("10-alert decisions one after another: latency printed (p50, p99), every alert stored once")
+    func smallDecisionLatency() async throws {
+        try await withPostgresDatabase(label: "latency") { database in
+            try await withPostgresStore(database) { store in
+                let clock = ContinuousClock()
+                var latencies: [Duration] = []
+                for round in 0..<500 {
+                    let keys = (0..<10).map { String(format: "%08x%08x", round, $0) }
+                    let start = clock.now
+                    try await Self.store(keys, in: store)
+                    latencies.append(clock.now - start)
+                }
+                latencies.sort()
+                print(
+                    """
+                    PostgreSQL latency: 500 decisions of 10 alerts, one at a time: p50 \(latencies[250]), \
+                    p99 \(latencies[495]), max \(latencies[499])
+                    """)
+                #expect(try await store.queueStats().pending == 5000)
             }
         }
     }

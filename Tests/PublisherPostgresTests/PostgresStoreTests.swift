@@ -198,6 +198,41 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("a write that fails at COMMIT reports it and leaves nothing (writes never run in autocommit)")
+    func failuresAtCommitAreReported() async throws {
+        try await withPostgresDatabase(label: "commit_failure") { database in
+            try await withPostgresStore(database) { store in
+                try database.psql(
+                    """
+                    CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN RAISE EXCEPTION 'refused at commit'; END $$;
+                    CREATE CONSTRAINT TRIGGER doomed_dead AFTER INSERT ON dead_letters DEFERRABLE INITIALLY DEFERRED
+                    FOR EACH ROW WHEN (NEW.reason = 'doomed') EXECUTE FUNCTION refuse();
+                    CREATE CONSTRAINT TRIGGER doomed_times AFTER INSERT ON request_times DEFERRABLE INITIALLY DEFERRED
+                    FOR EACH ROW WHEN (NEW.lane = 'doomed') EXECUTE FUNCTION refuse();
+                    CREATE CONSTRAINT TRIGGER doomed_ledger AFTER INSERT OR UPDATE ON ledger
+                    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.route = 'doomed') EXECUTE FUNCTION refuse();
+                    """)
+                let ids = try await store.commit(ledger: [], outbox: [outboxMessage()])
+                let deadLetter = await #expect(throws: StoreError.self) {
+                    try await store.moveToDeadLetters(id: ids[0], reason: "doomed", at: Times.at(1))
+                }
+                #expect(deadLetter?.reason.contains("refused at commit") == true)
+                #expect(try await store.pendingMessages(ids: ids).map(\.id) == ids)
+                #expect(try await store.deadLetters(limit: 10).isEmpty)
+
+                await #expect(throws: StoreError.self) {
+                    try await store.recordRequest(lane: "doomed", finishedAt: Times.at(2))
+                }
+                #expect(try await store.requestTimes(lane: "doomed", since: .distantPast).isEmpty)
+                await #expect(throws: StoreError.self) {
+                    try await store.commit(ledger: [ledgerEntry(route: "doomed", dedupKey: "a")], outbox: [])
+                }
+                #expect(try await store.loadLedger(seenSince: .distantPast).isEmpty)
+            }
+        }
+    }
+
     @Test("a NUL in text a sender controls is stored as U+FFFD instead of failing every retry")
     func nulCharacters() async throws {
         try await withPostgresDatabase(label: "nul") { database in
