@@ -280,6 +280,10 @@ struct DispatchLane: Sendable {
         }
     }
 
+    /// How long after its stored start a request of another owner (or of this process before a restart) is taken
+    /// to have finished: PagerDuty counts a request when it arrives, between the two.
+    static let storedRequestMargin: Duration = .seconds(1)
+
     /// Whether this replica owns the lane; on taking it over, the limiter starts from the requests the previous
     /// owner (or this process before a restart) made in the last window, as the store recorded them, so a
     /// handover never lets more than the limit through in any 60 s.
@@ -292,9 +296,12 @@ struct DispatchLane: Sendable {
         let uptime = clock.uptime
         do {
             let window = limiter.window
-            for finished in try await store.requestTimes(lane: identity.name, since: now.addingTimeInterval(-window.seconds)) {
-                // Wall-clock times of the store, placed on this process's monotonic clock (never in the future).
-                let age = max(0, now.timeIntervalSince(finished))
+            let margin = Self.storedRequestMargin
+            let since = now.addingTimeInterval(-(window + margin).seconds)
+            for started in try await store.requestTimes(lane: identity.name, since: since) {
+                // The stored start of a request, taken as finished a margin later (PagerDuty counted it between the
+                // two), placed on this process's monotonic clock; never in the future.
+                let age = max(0, now.timeIntervalSince(started) - margin.seconds)
                 limiter.recordRequest(finishedAt: uptime - .seconds(age))
             }
         } catch {
@@ -366,6 +373,9 @@ struct DispatchLane: Sendable {
             case .elsewhere:
                 return .leftForAnotherLane
             }
+            // Stored before the request goes out: a replica killed while it waits for the answer has still told
+            // the next owner of the lane that PagerDuty may count this request.
+            await recordRequestStart()
             // A request once started is finished even when the lane is being stopped (bounded by the
             // request timeout), so PagerDuty's answer is recorded instead of sending the event twice.
             let client = self.client
@@ -382,7 +392,6 @@ struct DispatchLane: Sendable {
                 return .settled
             }
             progress.limiter.recordRequest(finishedAt: clock.uptime)
-            await recordRequestTime()
             metrics.recordRequest(report)
             attempt += 1
 
@@ -420,9 +429,9 @@ struct DispatchLane: Sendable {
         }
     }
 
-    /// Stores when a request finished, for the limiter of a later owner of the lane (or of this process after a
+    /// Stores when a request starts, for the limiter of a later owner of the lane (or of this process after a
     /// restart). A failure is logged and the delivery goes on: the limiter in memory still holds the limit here.
-    private func recordRequestTime() async {
+    private func recordRequestStart() async {
         let lane = identity.name
         let finishedAt = clock.now
         let failure = await Task { () -> (any Error)? in
@@ -434,7 +443,7 @@ struct DispatchLane: Sendable {
             }
         }.value
         if let failure {
-            logger.warning("Could not record a request time", metadata: ["lane": "\(identity)", "error": "\(failure)"])
+            logger.warning("Could not record a request's start", metadata: ["lane": "\(identity)", "error": "\(failure)"])
         }
     }
 

@@ -268,11 +268,12 @@ public protocol PublisherStore: Sendable {
         _ decide: LedgerDecider<Outcome>
     ) async throws -> Outcome
 
-    /// Remembers that a request to PagerDuty for `lane` finished at `date`, so the rate limiter's window
-    /// survives a restart or a handover to another replica. `lane` names a routing key without being it.
+    /// Remembers that a request to PagerDuty for `lane` starts at `date` (stored before it is sent), so the rate
+    /// limiter's window survives a restart or a handover to another replica, even one after a `kill -9` while the
+    /// request was in flight. `lane` names a routing key without being it.
     func recordRequest(lane: String, finishedAt date: Date) async throws
 
-    /// When the requests of `lane` that finished at or after `date` finished, oldest first.
+    /// The recorded times of the requests of `lane` at or after `date`, oldest first.
     func requestTimes(lane: String, since date: Date) async throws -> [Date]
 }
 

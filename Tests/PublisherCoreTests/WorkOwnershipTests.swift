@@ -93,12 +93,12 @@ struct WorkOwnershipTests {
         defer { task.cancel() }
         try await eventually("the lane to wait for its budget") { harness.clock.sleeperCount > 0 }
         #expect(harness.transport.requests.isEmpty)
-        #expect(harness.clock.nextDeadline == .seconds(40), "the budget comes back 60 s after the stored requests")
+        #expect(harness.clock.nextDeadline == .seconds(41), "the budget comes back 60 s after the stored requests (+1 s margin)")
 
         try await harness.drive(until: "delivered") { harness.store.outbox.isEmpty }
         #expect(harness.transport.requests.count == 1)
         let stored = try await harness.store.requestTimes(lane: lane, since: .distantPast)
-        #expect(stored.count == 6, "each request's finish is stored for the next owner")
+        #expect(stored.count == 6, "each request's start is stored for the next owner")
         #expect(stored.last == harness.clock.now)
     }
 
