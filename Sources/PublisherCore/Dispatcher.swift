@@ -374,8 +374,14 @@ struct DispatchLane: Sendable {
                 return .leftForAnotherLane
             }
             // Stored before the request goes out: a replica killed while it waits for the answer has still told
-            // the next owner of the lane that PagerDuty may count this request.
-            await recordRequestStart()
+            // the next owner of the lane that PagerDuty may count this request. A store that cannot record it
+            // could not record PagerDuty's answer either (the event would be sent twice): wait and try again.
+            guard await recordRequestStart() else {
+                progress.consecutiveFailures += 1
+                let delay = configuration.retryPolicy.delay(forAttempt: progress.consecutiveFailures, using: &progress.random)
+                guard (try? await clock.sleep(for: delay)) != nil else { return .cancelled }
+                continue
+            }
             // A request once started is finished even when the lane is being stopped (bounded by the
             // request timeout), so PagerDuty's answer is recorded instead of sending the event twice.
             let client = self.client
@@ -430,8 +436,8 @@ struct DispatchLane: Sendable {
     }
 
     /// Stores when a request starts, for the limiter of a later owner of the lane (or of this process after a
-    /// restart). A failure is logged and the delivery goes on: the limiter in memory still holds the limit here.
-    private func recordRequestStart() async {
+    /// restart); `false` (logged) when the store cannot.
+    private func recordRequestStart() async -> Bool {
         let lane = identity.name
         let finishedAt = clock.now
         let failure = await Task { () -> (any Error)? in
@@ -443,8 +449,12 @@ struct DispatchLane: Sendable {
             }
         }.value
         if let failure {
-            logger.warning("Could not record a request's start", metadata: ["lane": "\(identity)", "error": "\(failure)"])
+            logger.warning(
+                "Could not record a request's start; the event waits until the store answers",
+                metadata: ["lane": "\(identity)", "error": "\(failure)"])
+            return false
         }
+        return true
     }
 
     private func deadLetter(_ record: OutboxRecord, reason: String, report: DeliveryReport? = nil, attempt: Int? = nil) async {

@@ -34,7 +34,8 @@ enum WebhookDecoder {
     }
 
     /// Rules the lenient model does not enforce: a supported version; per alert, at least one label (Alertmanager
-    /// always sends them) and a fingerprint no longer than ``maxFingerprintCharacters``.
+    /// always sends them) and a fingerprint no longer than ``maxFingerprintCharacters``, without control characters
+    /// (a NUL cannot even be stored in PostgreSQL's text).
     static func check(_ message: WebhookMessage) throws(ReceiverRejection) {
         if let version = message.version, !supportedVersions.contains(version) {
             throw .badRequest("unsupported webhook version \"\(version)\"; only version 4 is accepted", field: "version")
@@ -50,6 +51,12 @@ enum WebhookDecoder {
                 throw .badRequest(
                     "the fingerprint has \(fingerprint.unicodeScalars.count) characters; at most "
                         + "\(maxFingerprintCharacters) are accepted, as it becomes PagerDuty's dedup_key",
+                    field: JSONFieldPath.alert(index) + ".fingerprint"
+                )
+            }
+            if let fingerprint = alert.fingerprint, fingerprint.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                throw .badRequest(
+                    "the fingerprint contains a control character; it becomes PagerDuty's dedup_key, which must be printable",
                     field: JSONFieldPath.alert(index) + ".fingerprint"
                 )
             }

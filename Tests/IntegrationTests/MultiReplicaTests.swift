@@ -278,7 +278,9 @@ struct MultiReplicaTests {
         }
         #expect(lost.isEmpty, "lost: \(lost.prefix(10))")
         #expect(outOfOrder.isEmpty, "out of order: \(outOfOrder.prefix(10))")
-        #expect(duplicates <= ownedByVictim.count, "duplicates only for requests in flight at the kill: \(duplicates)")
+        // At most one request per lane was in flight when the owner was killed, and one per lane when PostgreSQL
+        // stopped (PagerDuty took it; its delivery could not be recorded).
+        #expect(duplicates <= ownedByVictim.count + Self.teams, "duplicates only for requests in flight at the kill or the outage: \(duplicates)")
 
         // Never more than the limit in any 60 s, per key, at PagerDuty's clock.
         for team in 0..<Self.teams {
@@ -288,7 +290,13 @@ struct MultiReplicaTests {
             }
         }
 
-        for replica in replicas.compactMap({ $0 }) { _ = try await replica.terminate() }
+        for replica in replicas.compactMap({ $0 }) {
+            do {
+                #expect(try await replica.terminate() == 0)
+            } catch {
+                Issue.record("\(error); its last log lines:\n\(replica.lines.suffix(40).joined(separator: "\n"))")
+            }
+        }
         await fake.stop()
     }
 }

@@ -161,7 +161,10 @@ final class InMemoryStore: PublisherStore {
     }
 
     func recordRequest(lane: String, finishedAt date: Date) async throws {
-        state.withLock { $0.requestTimes[lane, default: []].append(date) }
+        try state.withLock { state in
+            if state.failWrites { throw StoreError(reason: "disk full (test)") }
+            state.requestTimes[lane, default: []].append(date)
+        }
     }
 
     func requestTimes(lane: String, since date: Date) async throws -> [Date] {

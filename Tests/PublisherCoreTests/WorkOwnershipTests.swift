@@ -102,6 +102,20 @@ struct WorkOwnershipTests {
         #expect(stored.last == harness.clock.now)
     }
 
+    @Test func nothingIsSentWhileTheStoreCannotRecordTheRequestsStart() async throws {
+        let harness = try DispatcherHarness()
+        try await harness.enqueue(.trigger, "a")
+        harness.store.setFailWrites(true)
+        let task = harness.start()
+        defer { task.cancel() }
+        try await eventually("the lane to back off") { harness.clock.sleeperCount > 0 }
+        #expect(harness.transport.requests.isEmpty, "PagerDuty's answer could not be recorded either")
+
+        harness.store.setFailWrites(false)
+        try await harness.drive(until: "delivered once the store answers") { harness.store.outbox.isEmpty }
+        #expect(harness.transport.requests.count == 1)
+    }
+
     @Test func aLaneNameNamesTheKeyWithoutBeingIt() {
         let a = DeliveryLaneName.forRoutingKey(DispatcherHarness.keyA)
         #expect(a == DeliveryLaneName.forRoutingKey(DispatcherHarness.keyA))
