@@ -154,17 +154,18 @@ public final class PostgresStore: SharedPublisherStore {
                         events.continuation.yield(.failed(error))
                     }
                 }
+                // The deadline. A cancelled caller (a graceful shutdown) counts as a deadline passed: postgres-nio
+                // cannot cancel a statement, so the connection under it is closed rather than waited for. After a
+                // finished operation the watchdog holds no connection and this closes nothing.
                 group.addTask {
                     let start = ContinuousClock.now
                     try? await Task.sleep(until: start + leaseTimeout, clock: .continuous)
-                    guard !Task.isCancelled else { return }
                     if !watchdog.isLeased {
                         watchdog.expire()
                         events.continuation.yield(.timedOut(OperationTimedOut(timeout: leaseTimeout, leasing: true)))
                         return
                     }
                     try? await Task.sleep(until: start + timeout, clock: .continuous)
-                    guard !Task.isCancelled else { return }
                     watchdog.expire()
                     events.continuation.yield(.timedOut(OperationTimedOut(timeout: timeout, leasing: false)))
                 }
