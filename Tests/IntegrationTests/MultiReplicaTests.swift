@@ -19,29 +19,36 @@ struct OwnPostgresCluster: ~Copyable {
             .appendingPathComponent("scripts/postgres").path
     }
 
-    init(port: Int) throws {
+    private init(port: Int, directory: String, adminURL: String) {
         self.port = port
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pd-publisher-replicas-\(port)").path
-        _ = try? Self.run(["stop"], directory: directory, port: port)
-        try? FileManager.default.removeItem(atPath: directory)
-        adminURL = try Self.run(["start"], directory: directory, port: port).trimmingCharacters(in: .whitespacesAndNewlines)
+        self.directory = directory
+        self.adminURL = adminURL
     }
 
-    func start() throws { _ = try Self.run(["start"], directory: directory, port: port) }
-    func stop() throws { _ = try Self.run(["stop"], directory: directory, port: port) }
+    /// A fresh cluster on `port`, started.
+    static func start(port: Int) async throws -> OwnPostgresCluster {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pd-publisher-replicas-\(port)").path
+        _ = try? await run(["stop"], directory: directory, port: port)
+        try? FileManager.default.removeItem(atPath: directory)
+        let adminURL = try await run(["start"], directory: directory, port: port).trimmingCharacters(in: .whitespacesAndNewlines)
+        return OwnPostgresCluster(port: port, directory: directory, adminURL: adminURL)
+    }
+
+    func start() async throws { _ = try await Self.run(["start"], directory: directory, port: port) }
+    func stop() async throws { _ = try await Self.run(["stop"], directory: directory, port: port) }
 
     /// Runs SQL through psql as the cluster's admin, in `database` (the admin database by default); returns its
     /// unaligned output.
-    func sql(_ statement: String, in database: String? = nil) throws -> String {
+    func sql(_ statement: String, in database: String? = nil) async throws -> String {
         let url = database.map { "postgres://postgres@127.0.0.1:\(port)/\($0)" } ?? adminURL
-        let result = try Command.run("/usr/bin/env", ["psql", url, "-v", "ON_ERROR_STOP=1", "-tAc", statement])
+        let result = try await Command.runDetached("/usr/bin/env", ["psql", url, "-v", "ON_ERROR_STOP=1", "-tAc", statement])
         guard result.status == 0 else { throw DaemonError(reason: "psql failed: \(statement): \(result.errors)") }
         return result.output
     }
 
     @discardableResult
-    private static func run(_ arguments: [String], directory: String, port: Int) throws -> String {
-        let result = try Command.run(
+    private static func run(_ arguments: [String], directory: String, port: Int) async throws -> String {
+        let result = try await Command.runDetached(
             "/bin/bash", [script] + arguments,
             environment: ["PAGERDUTY_PUBLISHER_TEST_POSTGRES_DIR": directory, "PAGERDUTY_PUBLISHER_TEST_POSTGRES_PORT": "\(port)"])
         guard result.status == 0 else {
@@ -51,7 +58,11 @@ struct OwnPostgresCluster: ~Copyable {
     }
 
     deinit {
-        _ = try? Self.run(["stop"], directory: directory, port: port)
+        let directory = directory
+        let port = port
+        _ = try? Command.run(
+            "/bin/bash", [Self.script, "stop"],
+            environment: ["PAGERDUTY_PUBLISHER_TEST_POSTGRES_DIR": directory, "PAGERDUTY_PUBLISHER_TEST_POSTGRES_PORT": "\(port)"])
         try? FileManager.default.removeItem(atPath: directory)
     }
 }
@@ -63,6 +74,16 @@ enum Command {
         var status: Int32
         var output: String
         var errors: String
+    }
+
+    /// ``run(_:_:environment:)`` on a thread of its own: waiting for a command (initdb takes seconds) must not
+    /// hold one of the few threads every test shares.
+    static func runDetached(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:]) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Swift.Result { try run(executable, arguments, environment: extra) })
+            }
+        }
     }
 
     static func run(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> Result {
@@ -168,9 +189,9 @@ struct MultiReplicaTests {
     }
 
     @Test func threeReplicasKeepEveryTransitionThroughKilledOwnersAndADatabaseOutage() async throws {
-        let cluster = try OwnPostgresCluster(port: 55_433)
+        let cluster = try await OwnPostgresCluster.start(port: 55_433)
         let database = "publisher"
-        _ = try cluster.sql("CREATE DATABASE \(database)")
+        _ = try await cluster.sql("CREATE DATABASE \(database)")
         let databaseURL = "postgres://postgres@127.0.0.1:\(cluster.port)/\(database)"
         let fake = try await FakePagerDuty.start(options: .init(rateLimitPerMinute: Self.rateLimit))
         // 100 ms per answer: each lane delivers about 10 a second, so the owners are mid-backlog when one is killed.
@@ -204,11 +225,11 @@ struct MultiReplicaTests {
 
         // kill -9 the replica that owns the most routing keys, during delivery.
         _ = try await fake.waitForAccepted(count: 300, timeout: .seconds(60))
-        let owners = try cluster.sql("SELECT owner, count(*) FROM work_leases WHERE work LIKE 'delivery:%' AND expires_at > now() GROUP BY owner ORDER BY 2 DESC LIMIT 1", in: database)
+        let owners = try await cluster.sql("SELECT owner, count(*) FROM work_leases WHERE work LIKE 'delivery:%' AND expires_at > now() GROUP BY owner ORDER BY 2 DESC LIMIT 1", in: database)
         let victimName = try #require(owners.split(separator: "|").first.map(String.init), "some replica owns keys")
         let victim = try #require(Int(victimName.replacingOccurrences(of: "replica-", with: "")))
         let ownedByVictim = Set(
-            try cluster.sql("SELECT work FROM work_leases WHERE owner = '\(victimName)' AND work LIKE 'delivery:%'", in: database)
+            try await cluster.sql("SELECT work FROM work_leases WHERE owner = '\(victimName)' AND work LIKE 'delivery:%'", in: database)
                 .split(separator: "\n").map { String($0.dropFirst("delivery:".count)) })
         let victimKeys = (0..<Self.teams).map(Self.key).filter { ownedByVictim.contains(DeliveryLaneName.forRoutingKey($0)) }
         replicas[victim]?.kill()
@@ -230,7 +251,7 @@ struct MultiReplicaTests {
         // Resolve, round-robin on the replicas still up, and stop PostgreSQL for 10 s halfway.
         for team in 0..<Self.teams {
             if team == Self.teams / 2 {
-                try cluster.stop()
+                try await cluster.stop()
                 let survivor = try #require(replicas.compactMap { $0 }.first)
                 let readiness = try await HTTP.get("\(survivor.baseURL)/readyz")
                 #expect(readiness.status == 503, "readiness fails while PostgreSQL is down")
@@ -238,7 +259,7 @@ struct MultiReplicaTests {
                     "\(survivor.baseURL)/v1/alertmanager", body: Self.webhook(team: team, numbers: 0..<1, firing: false))
                 #expect(refused.status == 503, "a webhook gets 503 while PostgreSQL is down")
                 try await Task.sleep(for: .seconds(10))
-                try cluster.start()
+                try await cluster.start()
             }
             for start in stride(from: 0, to: Self.alertsPerTeam, by: batch) {
                 let body = Self.webhook(team: team, numbers: start..<(start + batch), firing: false)
