@@ -269,21 +269,19 @@ public final class PostgresLeases: WorkOwnership, Service {
         for name in expired { record(.lost, work: name) }
     }
 
-    /// Runs `query` in a transaction and returns its single text column once committed, giving up after the
-    /// lease's local validity: an answer later than that could not be trusted anyway. (In autocommit,
-    /// postgres-nio hands back a statement's rows before PostgreSQL commits it, so a lease could be believed
-    /// taken when its commit failed.)
+    /// Runs `query` and returns its single text column, giving up after the lease's local validity: an answer
+    /// later than that could not be trusted anyway. (In autocommit, postgres-nio hands back a statement's rows
+    /// before PostgreSQL commits it; a lease whose commit then failed is believed held for at most the local
+    /// validity, and the next renewal finds it missing.)
     private func strings(_ query: PostgresQuery) async throws -> [String] {
         let client = self.client
         let logger = self.logger
         return try await withTimeLimit(configuration.localValidity) {
-            try await client.withTransaction(logger: logger) { connection in
-                var values: [String] = []
-                for try await value in try await connection.query(query, logger: logger).decode(String.self) {
-                    values.append(value)
-                }
-                return values
+            var values: [String] = []
+            for try await value in try await client.query(query, logger: logger).decode(String.self) {
+                values.append(value)
             }
+            return values
         }
     }
 

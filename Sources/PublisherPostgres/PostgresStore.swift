@@ -182,7 +182,10 @@ public final class PostgresStore: SharedPublisherStore {
                         return value
                     } catch {
                         // The deadline closed the connection under the statement: say so, not "connection closed".
-                        if watchdog.hasExpired { throw OperationTimedOut(timeout: timeout, leasing: false) }
+                        let expired = watchdog.hasExpired
+                        // Otherwise the connection goes back to the pool healthy: the deadline must not close it.
+                        watchdog.detach()
+                        if expired { throw OperationTimedOut(timeout: timeout, leasing: false) }
                         throw error
                     }
                 case .failed(let error)?:
