@@ -33,7 +33,7 @@ enum PostgresBootstrap {
         backgroundLogger.logLevel = max(logger.logLevel, .warning)
         let client = PostgresClient(configuration: settings.clientConfiguration, backgroundLogger: backgroundLogger)
         let running = Task { await client.run() }
-        let store = PostgresStore(client: client, logger: logger)
+        let store = PostgresStore(client: client, logger: logger, fencingReplica: replica)
         let leases = PostgresLeases(client: client, replica: replica, logger: logger, metricsFactory: metricsFactory)
         let deadline = ContinuousClock.now + startupPatience
         var attempt = 0

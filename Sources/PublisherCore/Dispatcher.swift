@@ -375,8 +375,16 @@ struct DispatchLane: Sendable {
             }
             // Stored before the request goes out: a replica killed while it waits for the answer has still told
             // the next owner of the lane that PagerDuty may count this request. A store that cannot record it
-            // could not record PagerDuty's answer either (the event would be sent twice): wait and try again.
-            guard await recordRequestStart() else {
+            // could not record PagerDuty's answer either (the event would be sent twice): wait and try again. A
+            // shared store records it only while this replica still owns the lane (fencing): if another replica
+            // took it over, this one stops here.
+            switch await recordRequestStart() {
+            case .recorded:
+                break
+            case .laneTakenOver:
+                await ownership.relinquish(.delivery(lane: identity.name))
+                return .ownershipLost
+            case .failed:
                 progress.consecutiveFailures += 1
                 let delay = configuration.retryPolicy.delay(forAttempt: progress.consecutiveFailures, using: &progress.random)
                 guard (try? await clock.sleep(for: delay)) != nil else { return .cancelled }
@@ -435,9 +443,19 @@ struct DispatchLane: Sendable {
         }
     }
 
+    /// What became of storing a request's start.
+    private enum RequestStart {
+        /// Stored: the request may go out.
+        case recorded
+        /// The store says another replica owns the lane now: send nothing.
+        case laneTakenOver
+        /// The store failed (logged): wait and try again.
+        case failed
+    }
+
     /// Stores when a request starts, for the limiter of a later owner of the lane (or of this process after a
-    /// restart); `false` (logged) when the store cannot.
-    private func recordRequestStart() async -> Bool {
+    /// restart).
+    private func recordRequestStart() async -> RequestStart {
         let lane = identity.name
         let finishedAt = clock.now
         let failure = await Task { () -> (any Error)? in
@@ -448,13 +466,19 @@ struct DispatchLane: Sendable {
                 return error
             }
         }.value
+        if failure is WorkNoLongerOwned {
+            logger.warning(
+                "Another replica took this lane over before the request went out; nothing was sent",
+                metadata: ["lane": "\(identity)"])
+            return .laneTakenOver
+        }
         if let failure {
             logger.warning(
                 "Could not record a request's start; the event waits until the store answers",
                 metadata: ["lane": "\(identity)", "error": "\(failure)"])
-            return false
+            return .failed
         }
-        return true
+        return .recorded
     }
 
     private func deadLetter(_ record: OutboxRecord, reason: String, report: DeliveryReport? = nil, attempt: Int? = nil) async {

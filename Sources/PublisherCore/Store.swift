@@ -271,6 +271,10 @@ public protocol PublisherStore: Sendable {
     /// Remembers that a request to PagerDuty for `lane` starts at `date` (stored before it is sent), so the rate
     /// limiter's window survives a restart or a handover to another replica, even one after a `kill -9` while the
     /// request was in flight. `lane` names a routing key without being it.
+    ///
+    /// A store shared by several processes also fences the request: it records the start only while this process
+    /// owns the lane's ``OwnedWork/delivery(lane:)``, and otherwise throws ``WorkNoLongerOwned`` (the caller then
+    /// sends nothing), so an owner that lost the lane without noticing yet never sends.
     func recordRequest(lane: String, finishedAt date: Date) async throws
 
     /// The recorded times of the requests of `lane` at or after `date`, oldest first.

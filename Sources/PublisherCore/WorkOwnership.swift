@@ -24,6 +24,23 @@ public protocol WorkOwnership: Sendable {
     /// Whether this process owns `work` now, taking it when nobody holds it (or its holder stopped renewing).
     /// Cheap when already owned: callers ask before every delivery.
     func claim(_ work: OwnedWork) async -> Bool
+
+    /// Forgets that this process owns `work`: the store refused a write that needs it (``WorkNoLongerOwned``), so
+    /// another process holds it now. The next ``claim(_:)`` asks again instead of trusting what it remembered.
+    func relinquish(_ work: OwnedWork) async
+}
+
+/// A store refused a write that only the owner of `work` may make (recording a delivery request's start): another
+/// process owns it now. Nothing was written; the caller must not do the work.
+public struct WorkNoLongerOwned: Error, CustomStringConvertible, Sendable {
+    /// The work this process no longer owns.
+    public let work: OwnedWork
+
+    public init(work: OwnedWork) {
+        self.work = work
+    }
+
+    public var description: String { "This replica no longer owns \(work); another replica does the work now." }
 }
 
 /// The ownership of a store that one process writes (SQLite, which one process locks): it
@@ -32,6 +49,8 @@ public struct SoleReplica: WorkOwnership {
     public init() {}
 
     public func claim(_ work: OwnedWork) async -> Bool { true }
+
+    public func relinquish(_ work: OwnedWork) async {}
 }
 
 /// The name of a dispatcher lane, safe to store and print: a short SHA-256 of the routing key, or the name of

@@ -144,6 +144,14 @@ public final class PostgresLeases: WorkOwnership, Service {
         return await acquire(work)
     }
 
+    /// Forgets the lease of `work`: the store found that another replica holds it (a fenced write was refused), so
+    /// it is not trusted until the next ``claim(_:)`` takes it again in PostgreSQL.
+    public func relinquish(_ work: OwnedWork) async {
+        let name = work.description
+        let dropped = state.withLock { state in state.held.removeValue(forKey: name) != nil }
+        if dropped { record(.lost, work: name) }
+    }
+
     /// Renews the held leases every `renewInterval` until a graceful shutdown, then releases them. Cancelled without
     /// a graceful shutdown (the process is dying), it releases nothing: the leases expire on their own.
     public func run() async throws {
@@ -272,7 +280,8 @@ public final class PostgresLeases: WorkOwnership, Service {
     /// Runs `query` and returns its single text column, giving up after the lease's local validity: an answer
     /// later than that could not be trusted anyway. (In autocommit, postgres-nio hands back a statement's rows
     /// before PostgreSQL commits it; a lease whose commit then failed is believed held for at most the local
-    /// validity, and the next renewal finds it missing.)
+    /// validity, and the next renewal finds it missing. That belief never sends anything: a delivery first records
+    /// its start through ``PostgresStore``'s fenced write, which commits only while the lease really is held.)
     private func strings(_ query: PostgresQuery) async throws -> [String] {
         let client = self.client
         let logger = self.logger

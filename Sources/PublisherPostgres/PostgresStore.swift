@@ -43,19 +43,28 @@ public final class PostgresStore: SharedPublisherStore {
     /// The bound of ``checkWritable()``, so that readiness fails within a few seconds when PostgreSQL is down.
     public let readinessTimeout: Duration
 
+    /// The replica whose delivery leases fence ``recordRequest(lane:finishedAt:)``, or `nil` for a store used
+    /// without leases (a command, a test).
+    public let fencingReplica: String?
+
     let client: PostgresClient
     let logger: Logger
 
     /// A store on `client`, which the caller runs. Call ``migrate()`` once before using it.
-    public convenience init(client: PostgresClient, logger: Logger) {
-        self.init(client: client, logger: logger, operationTimeout: .seconds(5))
+    ///
+    /// With `fencingReplica`, the name this replica's ``PostgresLeases`` hold leases under, a request's start is
+    /// recorded only while that replica holds the lane's lease with at least ``fencingMargin`` left, and
+    /// ``WorkNoLongerOwned`` is thrown otherwise.
+    public convenience init(client: PostgresClient, logger: Logger, fencingReplica: String? = nil) {
+        self.init(client: client, logger: logger, operationTimeout: .seconds(5), fencingReplica: fencingReplica)
     }
 
     /// A store on `client` whose operations give up after `operationTimeout` (readiness after at most 3 s, bulk
     /// operations after 60 s or `operationTimeout`, whichever is longer).
-    public init(client: PostgresClient, logger: Logger, operationTimeout: Duration) {
+    public init(client: PostgresClient, logger: Logger, operationTimeout: Duration, fencingReplica: String? = nil) {
         self.client = client
         self.logger = logger
+        self.fencingReplica = fencingReplica
         self.operationTimeout = operationTimeout
         self.bulkTimeout = max(operationTimeout, .seconds(60))
         self.readinessTimeout = min(operationTimeout, .seconds(3))

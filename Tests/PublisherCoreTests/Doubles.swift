@@ -126,6 +126,8 @@ final class InMemoryStore: PublisherStore {
         /// While set, commits wait on it (after their failure check).
         var commitLatch: Latch?
         var requestTimes: [String: [Date]] = [:]
+        /// While set, recording a request's start fails as a shared store's does when another replica took the lane.
+        var lanesTakenOver = false
     }
 
     let state = Mutex(State())
@@ -136,6 +138,10 @@ final class InMemoryStore: PublisherStore {
     var commits: Int { state.withLock { $0.commits } }
 
     func setFailWrites(_ fail: Bool) { state.withLock { $0.failWrites = fail } }
+
+    /// Makes ``recordRequest(lane:finishedAt:)`` throw ``WorkNoLongerOwned``, as a fenced store does once another
+    /// replica owns the lane.
+    func setLanesTakenOver(_ takenOver: Bool) { state.withLock { $0.lanesTakenOver = takenOver } }
 
     var commitSizes: [Int] { state.withLock { $0.commitSizes } }
 
@@ -163,6 +169,7 @@ final class InMemoryStore: PublisherStore {
     func recordRequest(lane: String, finishedAt date: Date) async throws {
         try state.withLock { state in
             if state.failWrites { throw StoreError(reason: "disk full (test)") }
+            if state.lanesTakenOver { throw WorkNoLongerOwned(work: .delivery(lane: lane)) }
             state.requestTimes[lane, default: []].append(date)
         }
     }
@@ -396,9 +403,9 @@ final class SharedMemoryStore: SharedPublisherStore {
     func checkWritable() async throws { try await inner.checkWritable() }
 }
 
-/// Ownership the test grants and takes away; records what was claimed.
+/// Ownership the test grants and takes away; records what was claimed and relinquished (which takes it away).
 final class SwitchableOwnership: WorkOwnership {
-    private let state = Mutex<(owns: Bool, claimed: [OwnedWork])>((false, []))
+    private let state = Mutex<(owns: Bool, claimed: [OwnedWork], relinquished: [OwnedWork])>((false, [], []))
 
     init(owns: Bool) {
         state.withLock { $0.owns = owns }
@@ -407,10 +414,19 @@ final class SwitchableOwnership: WorkOwnership {
     func set(owns: Bool) { state.withLock { $0.owns = owns } }
     var claimed: [OwnedWork] { state.withLock { $0.claimed } }
 
+    var relinquished: [OwnedWork] { state.withLock { $0.relinquished } }
+
     func claim(_ work: OwnedWork) async -> Bool {
         state.withLock { state in
             state.claimed.append(work)
             return state.owns
+        }
+    }
+
+    func relinquish(_ work: OwnedWork) async {
+        state.withLock { state in
+            state.relinquished.append(work)
+            state.owns = false
         }
     }
 }

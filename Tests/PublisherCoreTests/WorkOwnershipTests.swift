@@ -116,6 +116,27 @@ struct WorkOwnershipTests {
         #expect(harness.transport.requests.count == 1)
     }
 
+    @Test func aLaneThatTheStoreSaysWasTakenOverSendsNothingAndAsksForItsKeyAgain() async throws {
+        let ownership = SwitchableOwnership(owns: true)
+        let harness = try DispatcherHarness(ownership: ownership)
+        try await harness.enqueue(.trigger, "a")
+        harness.store.setLanesTakenOver(true)
+        let task = harness.start()
+        defer { task.cancel() }
+        let lane = OwnedWork.delivery(lane: DeliveryLaneName.forRoutingKey(DispatcherHarness.keyA))
+        try await eventually("the lane to give its key up and wait") {
+            ownership.relinquished == [lane] && harness.clock.sleeperCount > 0
+        }
+        #expect(harness.transport.requests.isEmpty, "a replica that lost its lease sends nothing")
+        #expect(harness.clock.nextDeadline == .seconds(1), "it asks for the key again after the ownership retry interval")
+        #expect(harness.store.outbox.count == 1, "the event stays for the lane's owner")
+
+        harness.store.setLanesTakenOver(false)
+        ownership.set(owns: true)
+        try await harness.drive(until: "delivered once owned again") { harness.store.outbox.isEmpty }
+        #expect(harness.transport.requests.count == 1)
+    }
+
     @Test func aLaneNameNamesTheKeyWithoutBeingIt() {
         let a = DeliveryLaneName.forRoutingKey(DispatcherHarness.keyA)
         #expect(a == DeliveryLaneName.forRoutingKey(DispatcherHarness.keyA))

@@ -233,6 +233,54 @@ struct LeaseTests {
         }
     }
 
+    @Test func aRequestIsRecordedOnlyWhileItsReplicaHoldsTheLanesLease() async throws {
+        try await LeaseTestDatabase.with { database in
+            try await database.withClients(1) { clients in
+                let leases = PostgresLeases(client: clients[0], replica: "replica-a", configuration: Self.short, logger: .quietLeaseTests)
+                let fenced = PostgresStore(client: clients[0], logger: .quietLeaseTests, fencingReplica: "replica-a")
+                let unfenced = PostgresStore(client: clients[0], logger: .quietLeaseTests)
+                try await fenced.migrate()
+                try await leases.prepare()
+                let lane = "lane-1"
+                let work = OwnedWork.delivery(lane: lane)
+                func recorded() async throws -> Int { try await fenced.requestTimes(lane: lane, since: .distantPast).count }
+
+                await #expect(throws: WorkNoLongerOwned.self, "nobody holds the lane yet") {
+                    try await fenced.recordRequest(lane: lane, finishedAt: Date())
+                }
+                #expect(await leases.claim(work))
+                try await fenced.recordRequest(lane: lane, finishedAt: Date())
+                #expect(try await recorded() == 1)
+
+                // Another replica took the lane while this one still trusts its lease.
+                try database.run("UPDATE work_leases SET owner = 'replica-b' WHERE work = '\(work.description)'")
+                #expect(await leases.claim(work), "the owner has not noticed yet")
+                await #expect(throws: WorkNoLongerOwned.self, "the store has") {
+                    try await fenced.recordRequest(lane: lane, finishedAt: Date())
+                }
+                #expect(try await recorded() == 1, "nothing was recorded")
+
+                // Held, but with less than the fencing margin left: another replica may take it before the request
+                // reaches PagerDuty.
+                try database.run(
+                    "UPDATE work_leases SET owner = 'replica-a', expires_at = now() + interval '300 milliseconds' WHERE work = '\(work.description)'")
+                await #expect(throws: WorkNoLongerOwned.self) {
+                    try await fenced.recordRequest(lane: lane, finishedAt: Date())
+                }
+
+                // Relinquished, the lease is asked for again in PostgreSQL, where replica-b holds it.
+                try database.run(
+                    "UPDATE work_leases SET owner = 'replica-b', expires_at = now() + interval '1 minute' WHERE work = '\(work.description)'")
+                await leases.relinquish(work)
+                #expect(await leases.claim(work) == false)
+
+                // A store without a replica (a command) records without fencing.
+                try await unfenced.recordRequest(lane: lane, finishedAt: Date())
+                #expect(try await recorded() == 2)
+            }
+        }
+    }
+
     @Test func claimIsFalseWhenPostgresIsUnreachable() async throws {
         let password = "pw-unreachable-secret"
         var configuration = PostgresClient.Configuration(
