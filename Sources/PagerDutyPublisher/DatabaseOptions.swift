@@ -63,6 +63,15 @@ struct DatabaseOptions: ParsableArguments {
         return nil
     }
 
+    /// Whether these options or `environment` name a database (or its password or CA file), rather than leaving
+    /// the default.
+    func isGiven(environment: [String: String]) -> Bool {
+        Self.value(database, "PAGERDUTY_PUBLISHER_DATABASE", environment) != nil
+            || Self.value(dataDirectory, "PAGERDUTY_PUBLISHER_DATA_DIR", environment) != nil
+            || Self.value(passwordFile, "PAGERDUTY_PUBLISHER_DATABASE_PASSWORD_FILE", environment) != nil
+            || Self.value(caFile, "PAGERDUTY_PUBLISHER_DATABASE_CA_FILE", environment) != nil
+    }
+
     /// The database path or URL these options and `environment` name.
     func path(environment: [String: String]) -> String {
         let directory = Self.value(dataDirectory, "PAGERDUTY_PUBLISHER_DATA_DIR", environment) ?? "data"

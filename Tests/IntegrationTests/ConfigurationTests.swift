@@ -240,6 +240,74 @@ struct ConfigurationTests {
     }
 }
 
+@Suite("check-config: database settings", .timeLimit(.minutes(5)))
+struct CheckConfigDatabaseTests {
+    static let password = "s3cretDatabasePassword"
+
+    @Test func aSoundPostgresURLIsDescribedWithoutItsPasswordAndWithoutConnecting() throws {
+        // Port 9 on loopback: nothing listens there, and check-config must not try.
+        let ok = try DaemonProcess.runToExit(["check-config", "--database", "postgres://publisher:\(Self.password)@127.0.0.1:9/alerts"])
+        #expect(ok.status == 0, "\(ok.errorOutput)")
+        #expect(ok.output.contains("database postgres://publisher:***@127.0.0.1:9/alerts: OK, PostgreSQL (sslmode=disable)"), "\(ok.output)")
+        #expect(!(ok.output + ok.errorOutput).contains(Self.password))
+    }
+
+    @Test(arguments: [
+        ("postgres://publisher:\(CheckConfigDatabaseTests.password)@db.example.com/alerts", "gives no sslmode for the host db.example.com"),
+        ("postgres://publisher:\(CheckConfigDatabaseTests.password)@127.0.0.1/alerts?sslmode=prefer", "sslmode=prefer is not supported"),
+        ("postgres://127.0.0.1/alerts", "names no user"),
+        ("postgres://publisher@127.0.0.1/alerts?pool=9", "unsupported query parameters: pool"),
+        ("mysql://publisher@127.0.0.1/alerts", "is a URL of a store that is not supported"),
+    ])
+    func aBadDatabaseIsAProblemNamingWhatIsWrong(url: String, expected: String) throws {
+        let exit = try DaemonProcess.runToExit(["check-config", "--database", url])
+        #expect(exit.status != 0)
+        #expect(exit.errorOutput.contains("1 problem:"), "\(exit.errorOutput)")
+        #expect(exit.errorOutput.contains(expected), "\(exit.errorOutput)")
+        #expect(!(exit.output + exit.errorOutput).contains(Self.password))
+    }
+
+    @Test func theDatabaseFromTheEnvironmentWithAMissingPasswordFileIsAProblem() throws {
+        let exit = try DaemonProcess.runToExit(
+            ["check-config"],
+            environment: [
+                "PAGERDUTY_PUBLISHER_DATABASE": "postgres://publisher@127.0.0.1/alerts",
+                "PAGERDUTY_PUBLISHER_DATABASE_PASSWORD_FILE": "/nonexistent/db-password",
+            ])
+        #expect(exit.status != 0)
+        #expect(exit.errorOutput.contains("/nonexistent/db-password"), "\(exit.errorOutput)")
+    }
+
+    @Test func sqliteFilesAreCheckedAndProblemsOfTheRoutesAndTheDatabaseAreListedTogether() throws {
+        let scratch = try ScratchDirectory()
+        let good = try DaemonProcess.runToExit(["check-config", "--database", scratch.url.appendingPathComponent("new/publisher.sqlite").path])
+        #expect(good.status == 0, "\(good.errorOutput)")
+        #expect(good.output.contains("OK, SQLite"))
+
+        let config = scratch.url.appendingPathComponent("routes.yaml").path
+        try "routes:\n  - name: only\n    routing_key: short\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let both = try DaemonProcess.runToExit([
+            "check-config", "--config", config, "--database", scratch.url.path + "/",
+        ])
+        #expect(both.status != 0)
+        #expect(both.errorOutput.contains("2 problems:"), "\(both.errorOutput)")
+        #expect(both.errorOutput.contains("32 letters or digits"))
+        #expect(both.errorOutput.contains("is a directory"))
+
+        let sqliteWithPasswordFile = try DaemonProcess.runToExit([
+            "check-config", "--database", scratch.url.appendingPathComponent("p.sqlite").path, "--database-password-file", config,
+        ])
+        #expect(sqliteWithPasswordFile.status != 0)
+        #expect(sqliteWithPasswordFile.errorOutput.contains("are for a postgres:// database"))
+    }
+
+    @Test func nothingToCheckIsAUsageError() throws {
+        let exit = try DaemonProcess.runToExit(["check-config"])
+        #expect(exit.status != 0)
+        #expect(exit.errorOutput.contains("Name what to check"))
+    }
+}
+
 @Suite("Example configurations", .timeLimit(.minutes(5)))
 struct ExampleConfigurationTests {
     /// The repository's examples/ folder.
