@@ -39,6 +39,37 @@ public struct RememberedPayload: Sendable, Hashable {
     }
 }
 
+/// What PagerDuty last said about the incident of a ledger entry, from its signed v3 webhooks (a responder
+/// acknowledged, resolved or reopened it, or PagerDuty opened it).
+public struct IncidentState: Sendable, Hashable {
+    /// The incident's status in PagerDuty.
+    public enum Status: String, Sendable, Hashable, CaseIterable {
+        case triggered
+        case acknowledged
+        case resolved
+    }
+
+    public var status: Status
+    /// When the change happened, by PagerDuty's account (the event's `occurred_at`, or its receipt without one).
+    /// An older event than this never overwrites the state.
+    public var changedAt: Date
+    /// Who made the change: the display name of PagerDuty's agent (a responder, an integration), never an e-mail
+    /// address or a token; `nil` when PagerDuty named nobody.
+    public var changedBy: String?
+    /// PagerDuty's id of the incident, such as `PGR0VU2`.
+    public var incidentID: String
+    /// The incident's page in PagerDuty's web app.
+    public var incidentURL: String?
+
+    public init(status: Status, changedAt: Date, changedBy: String?, incidentID: String, incidentURL: String?) {
+        self.status = status
+        self.changedAt = changedAt
+        self.changedBy = changedBy
+        self.incidentID = incidentID
+        self.incidentURL = incidentURL
+    }
+}
+
 /// What the ledger remembers of one alert on one route: the last action sent (or queued) for its dedup_key.
 public struct LedgerEntry: Sendable, Hashable {
     /// The route whose routing key the alert's events go to.
@@ -61,6 +92,8 @@ public struct LedgerEntry: Sendable, Hashable {
     public var remembered: RememberedPayload?
     /// A resolve held back because the alert is flapping: it is sent at this time unless the alert fires again.
     public var resolveHeldUntil: Date?
+    /// What PagerDuty last said about the incident, when one of its webhooks named this entry's dedup_key.
+    public var incident: IncidentState?
 
     public init(
         route: String,
@@ -72,7 +105,8 @@ public struct LedgerEntry: Sendable, Hashable {
         subject: LedgerSubject = .alert,
         cause: LedgerCause = .webhook,
         remembered: RememberedPayload? = nil,
-        resolveHeldUntil: Date? = nil
+        resolveHeldUntil: Date? = nil,
+        incident: IncidentState? = nil
     ) {
         self.route = route
         self.dedupKey = dedupKey
@@ -84,6 +118,7 @@ public struct LedgerEntry: Sendable, Hashable {
         self.cause = cause
         self.remembered = remembered
         self.resolveHeldUntil = resolveHeldUntil
+        self.incident = incident
     }
 
     /// The key of this entry.
@@ -188,11 +223,17 @@ public struct QueueStats: Sendable, Hashable {
     public var oldestPendingCreatedAt: Date?
     /// Messages in the dead-letter table.
     public var deadLetters: Int
+    /// Ledger entries by the status PagerDuty last reported for their incident (entries PagerDuty never reported
+    /// on are not counted).
+    public var incidents: [IncidentState.Status: Int]
 
-    public init(pending: Int, oldestPendingCreatedAt: Date?, deadLetters: Int) {
+    public init(
+        pending: Int, oldestPendingCreatedAt: Date?, deadLetters: Int, incidents: [IncidentState.Status: Int] = [:]
+    ) {
         self.pending = pending
         self.oldestPendingCreatedAt = oldestPendingCreatedAt
         self.deadLetters = deadLetters
+        self.incidents = incidents
     }
 }
 
@@ -279,6 +320,20 @@ public protocol PublisherStore: Sendable {
 
     /// The recorded times of the requests of `lane` at or after `date`, oldest first.
     func requestTimes(lane: String, since date: Date) async throws -> [Date]
+
+    /// Whether the PagerDuty webhook event `id` was applied (``rememberInboundEvent(id:at:)``) within the last
+    /// ``InboundEvents/retention``.
+    func hasInboundEvent(id: String) async throws -> Bool
+
+    /// Remembers that the PagerDuty webhook event `id` was applied at `date` (idempotent), and forgets the events
+    /// applied more than ``InboundEvents/retention`` before `date`.
+    func rememberInboundEvent(id: String, at date: Date) async throws
+}
+
+/// How long the ids of PagerDuty's webhook events are kept to recognise a replay.
+public enum InboundEvents {
+    /// 24 hours: far longer than PagerDuty retries a delivery.
+    public static let retention: TimeInterval = 24 * 60 * 60
 }
 
 /// What a decision taken inside the store's transaction writes, and what it tells its caller.
@@ -332,4 +387,7 @@ public protocol SharedPublisherStore: PublisherStore {
 
     /// Entries whose held resolve is due at `date`.
     func heldResolves(dueAt date: Date) async throws -> [LedgerEntry]
+
+    /// The entries of `dedupKey` on every route (PagerDuty's webhooks name an incident by its dedup_key only).
+    func ledgerEntries(dedupKey: String) async throws -> [LedgerEntry]
 }

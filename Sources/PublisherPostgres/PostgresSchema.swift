@@ -28,7 +28,7 @@ enum PostgresSchema {
         """
 
     /// Every migration, in order.
-    static let migrations: [Migration] = [version1]
+    static let migrations: [Migration] = [version1, incidentState]
 
     private static let action = "'trigger', 'acknowledge', 'resolve'"
     private static let severity = "'critical', 'error', 'warning', 'info'"
@@ -124,5 +124,33 @@ enum PostgresSchema {
                 checked_at timestamptz NOT NULL
             )
             """,
+        ])
+
+    /// What PagerDuty's webhooks say about each entry's incident, the lookup of an entry by dedup_key (they name
+    /// nothing else), and the ids of the webhook events applied (replays are recognised for 24 h).
+    private static let incidentState = Migration(
+        name: "v2-incident-state",
+        statements: [
+            """
+            ALTER TABLE ledger
+                ADD COLUMN incident_status text
+                    CHECK (incident_status IN ('triggered', 'acknowledged', 'resolved')),
+                ADD COLUMN incident_changed_at timestamptz,
+                ADD COLUMN incident_changed_by text,
+                ADD COLUMN incident_id text,
+                ADD COLUMN incident_url text,
+                ADD CONSTRAINT ledger_incident_complete CHECK (
+                    (incident_status IS NULL) = (incident_changed_at IS NULL)
+                    AND (incident_status IS NULL) = (incident_id IS NULL))
+            """,
+            "CREATE INDEX ledger_dedup_key ON ledger (dedup_key)",
+            "CREATE INDEX ledger_incident_status ON ledger (incident_status) WHERE incident_status IS NOT NULL",
+            """
+            CREATE TABLE inbound_events (
+                id text PRIMARY KEY,
+                applied_at timestamptz NOT NULL
+            )
+            """,
+            "CREATE INDEX inbound_events_applied_at ON inbound_events (applied_at)",
         ])
 }

@@ -94,7 +94,8 @@ enum LedgerRows {
     /// The columns ``entry(from:)`` reads, in this order.
     static let columns = """
         route, dedup_key, last_action, last_action_at, starts_at, last_seen, \
-        subject, members, cause, summary, source, severity, resolve_held_until
+        subject, members, cause, summary, source, severity, resolve_held_until, \
+        incident_status, incident_changed_at, incident_changed_by, incident_id, incident_url
         """
 
     /// The same columns qualified by `table`.
@@ -139,9 +140,19 @@ enum LedgerRows {
         query.appendInterpolation(NullableArray(unique.map { $0.remembered?.severity.rawValue }))
         query.appendLiteral("::text[], ")
         query.appendInterpolation(NullableArray(unique.map { $0.resolveHeldUntil.map(StoredTimestamp.init) }))
+        query.appendLiteral("::timestamptz[], ")
+        query.appendInterpolation(NullableArray(unique.map { $0.incident?.status.rawValue }))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableArray(unique.map { $0.incident.map { StoredTimestamp($0.changedAt) } }))
+        query.appendLiteral("::timestamptz[], ")
+        query.appendInterpolation(NullableArray(unique.map { StorableText.from($0.incident?.changedBy) }))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableArray(unique.map { StorableText.from($0.incident?.incidentID) }))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableArray(unique.map { StorableText.from($0.incident?.incidentURL) }))
         query.appendLiteral(
             """
-            ::timestamptz[])
+            ::text[])
             ON CONFLICT (route, dedup_key) DO UPDATE SET
                 last_action = excluded.last_action,
                 last_action_at = excluded.last_action_at,
@@ -153,16 +164,22 @@ enum LedgerRows {
                 summary = excluded.summary,
                 source = excluded.source,
                 severity = excluded.severity,
-                resolve_held_until = excluded.resolve_held_until
+                resolve_held_until = excluded.resolve_held_until,
+                incident_status = excluded.incident_status,
+                incident_changed_at = excluded.incident_changed_at,
+                incident_changed_by = excluded.incident_changed_by,
+                incident_id = excluded.incident_id,
+                incident_url = excluded.incident_url
             """)
     }
 
     /// The entry a row of ``columns`` holds.
     static func entry(from row: PostgresRow) throws -> LedgerEntry {
         let (route, dedupKey, actionText, actionAt, startsAt, lastSeen, subjectText, members, causeText, summary,
-            source, severityText, heldUntil) = try row.decode(
-                (String, String, String, Date, Date?, Date, String, String?, String, String?, String?, String?, Date?)
-                    .self)
+            source, severityText, heldUntil, incidentStatus, incidentChangedAt, incidentChangedBy, incidentID,
+            incidentURL) = try row.decode(
+                (String, String, String, Date, Date?, Date, String, String?, String, String?, String?, String?, Date?,
+                    String?, Date?, String?, String?, String?).self)
         guard let action = EventAction(rawValue: actionText) else {
             throw StoreError(reason: "a ledger row has the unknown action '\(actionText)'")
         }
@@ -183,7 +200,24 @@ enum LedgerRows {
             subject: try subject(subjectText, members: members),
             cause: cause,
             remembered: remembered,
-            resolveHeldUntil: heldUntil)
+            resolveHeldUntil: heldUntil,
+            incident: try incident(
+                status: incidentStatus, changedAt: incidentChangedAt, changedBy: incidentChangedBy, id: incidentID,
+                url: incidentURL))
+    }
+
+    /// The incident state of a row's columns; `nil` when PagerDuty never reported on the entry.
+    private static func incident(
+        status: String?, changedAt: Date?, changedBy: String?, id: String?, url: String?
+    ) throws -> IncidentState? {
+        guard let status else { return nil }
+        guard let parsed = IncidentState.Status(rawValue: status) else {
+            throw StoreError(reason: "a ledger row has the unknown incident status '\(status)'")
+        }
+        guard let changedAt, let id else {
+            throw StoreError(reason: "a ledger row has an incident status without its time or incident id")
+        }
+        return IncidentState(status: parsed, changedAt: changedAt, changedBy: changedBy, incidentID: id, incidentURL: url)
     }
 
     private static func encode(_ subject: LedgerSubject) -> (String, String?) {

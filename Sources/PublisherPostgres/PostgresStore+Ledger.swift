@@ -93,6 +93,14 @@ extension PostgresStore {
             LedgerRows.entry(from:))
     }
 
+    /// Every route's entry of `dedupKey`, through the index `ledger_dedup_key`.
+    public func ledgerEntries(dedupKey: String) async throws(StoreError) -> [LedgerEntry] {
+        try await fetch(
+            "reading the ledger entries of a dedup_key",
+            "SELECT \(unescaped: LedgerRows.columns) FROM ledger WHERE dedup_key = \(dedupKey) ORDER BY route",
+            LedgerRows.entry(from:))
+    }
+
     /// The advisory lock of one ledger key: the 64-bit FNV-1a hash of the route's UTF-8 bytes, a 0xFF byte (which
     /// UTF-8 never contains, so the split is unambiguous) and the dedup_key's UTF-8 bytes, as a signed integer.
     ///

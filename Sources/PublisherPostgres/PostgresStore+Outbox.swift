@@ -136,12 +136,21 @@ extension PostgresStore {
             "reading queue statistics",
             """
             SELECT (SELECT count(*) FROM outbox), (SELECT min(created_at) FROM outbox),
-                (SELECT count(*) FROM dead_letters)
+                (SELECT count(*) FROM dead_letters),
+                (SELECT count(*) FROM ledger WHERE incident_status = 'triggered'),
+                (SELECT count(*) FROM ledger WHERE incident_status = 'acknowledged'),
+                (SELECT count(*) FROM ledger WHERE incident_status = 'resolved')
             """,
-            { row in try row.decode((Int, Date?, Int).self) })
+            { row in try row.decode((Int, Date?, Int, Int, Int, Int).self) })
         guard let figures = rows.first else {
             return QueueStats(pending: 0, oldestPendingCreatedAt: nil, deadLetters: 0)
         }
-        return QueueStats(pending: figures.0, oldestPendingCreatedAt: figures.1, deadLetters: figures.2)
+        var incidents: [IncidentState.Status: Int] = [:]
+        for (status, count) in [(IncidentState.Status.triggered, figures.3), (.acknowledged, figures.4), (.resolved, figures.5)]
+        where count > 0 {
+            incidents[status] = count
+        }
+        return QueueStats(
+            pending: figures.0, oldestPendingCreatedAt: figures.1, deadLetters: figures.2, incidents: incidents)
     }
 }

@@ -61,4 +61,25 @@ extension PostgresStore {
             """,
             { try $0.decode(Date.self) })
     }
+
+    public func hasInboundEvent(id: String) async throws(StoreError) -> Bool {
+        try await fetch(
+            "looking up a PagerDuty webhook event",
+            "SELECT EXISTS (SELECT 1 FROM inbound_events WHERE id = \(id))",
+            { try $0.decode(Bool.self) }
+        ).first ?? false
+    }
+
+    public func rememberInboundEvent(id: String, at date: Date) async throws(StoreError) {
+        try await execute(
+            "remembering a PagerDuty webhook event",
+            """
+            WITH pruned AS (
+                DELETE FROM inbound_events
+                WHERE applied_at < \(StoredTimestamp(date.addingTimeInterval(-InboundEvents.retention)))
+            )
+            INSERT INTO inbound_events (id, applied_at) VALUES (\(id), \(StoredTimestamp(date)))
+            ON CONFLICT (id) DO NOTHING
+            """)
+    }
 }

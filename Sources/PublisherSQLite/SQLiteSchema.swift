@@ -14,6 +14,7 @@ enum SQLiteSchema {
         migrator.registerMigration("outbox-summary-index", migrate: createOutboxSummaryIndex)
         migrator.registerMigration("v3-checks-without-in-lists", migrate: rewriteChecksWithoutInLists)
         migrator.registerMigration("v4-request-times", migrate: createRequestTimes)
+        migrator.registerMigration("v5-incident-state", migrate: addIncidentState)
         return migrator
     }
 
@@ -172,6 +173,26 @@ enum SQLiteSchema {
             ALTER TABLE ledger ADD COLUMN severity TEXT
                 CHECK (severity IS NULL OR severity IN ('critical', 'error', 'warning', 'info'));
             ALTER TABLE ledger ADD COLUMN resolve_held_until REAL;
+            """)
+    }
+
+    /// What PagerDuty's webhooks say about each entry's incident, the lookup of an entry by dedup_key (they name
+    /// nothing else), and the ids of the webhook events applied (replays are recognised for 24 h).
+    private static func addIncidentState(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE ledger ADD COLUMN incident_status TEXT
+                CHECK (incident_status IS NULL OR incident_status IN ('triggered', 'acknowledged', 'resolved'));
+            ALTER TABLE ledger ADD COLUMN incident_changed_at REAL;
+            ALTER TABLE ledger ADD COLUMN incident_changed_by TEXT;
+            ALTER TABLE ledger ADD COLUMN incident_id TEXT;
+            ALTER TABLE ledger ADD COLUMN incident_url TEXT;
+            CREATE INDEX ledger_dedup_key ON ledger (dedup_key);
+            CREATE INDEX ledger_incident_status ON ledger (incident_status) WHERE incident_status IS NOT NULL;
+            CREATE TABLE inbound_events (
+                id TEXT PRIMARY KEY,
+                applied_at REAL NOT NULL
+            ) STRICT;
+            CREATE INDEX inbound_events_applied_at ON inbound_events (applied_at);
             """)
     }
 }

@@ -31,13 +31,14 @@ enum LedgerRow {
     /// The columns ``entry(from:)`` reads, in a `SELECT`.
     static let columns = """
         route, dedup_key, last_action, last_action_at, starts_at, last_seen,
-        subject, members, cause, summary, source, severity, resolve_held_until
+        subject, members, cause, summary, source, severity, resolve_held_until,
+        incident_status, incident_changed_at, incident_changed_by, incident_id, incident_url
         """
 
     /// Inserts an entry, or replaces the one with the same route and dedup_key.
     static let upsertSQL = """
         INSERT INTO ledger (\(columns))
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (route, dedup_key) DO UPDATE SET
             last_action = excluded.last_action,
             last_action_at = excluded.last_action_at,
@@ -49,7 +50,12 @@ enum LedgerRow {
             summary = excluded.summary,
             source = excluded.source,
             severity = excluded.severity,
-            resolve_held_until = excluded.resolve_held_until
+            resolve_held_until = excluded.resolve_held_until,
+            incident_status = excluded.incident_status,
+            incident_changed_at = excluded.incident_changed_at,
+            incident_changed_by = excluded.incident_changed_by,
+            incident_id = excluded.incident_id,
+            incident_url = excluded.incident_url
         """
 
     /// The arguments of ``upsertSQL`` for `entry`.
@@ -69,6 +75,11 @@ enum LedgerRow {
             entry.remembered?.source,
             entry.remembered?.severity.rawValue,
             entry.resolveHeldUntil.map(StoredTime.encode),
+            entry.incident?.status.rawValue,
+            entry.incident.map { StoredTime.encode($0.changedAt) },
+            entry.incident?.changedBy,
+            entry.incident?.incidentID,
+            entry.incident?.incidentURL,
         ]
     }
 
@@ -94,7 +105,22 @@ enum LedgerRow {
             subject: try subject(row["subject"], members: row["members"]),
             cause: cause,
             remembered: remembered(row),
-            resolveHeldUntil: heldUntil.map(StoredTime.decode))
+            resolveHeldUntil: heldUntil.map(StoredTime.decode),
+            incident: try incident(row))
+    }
+
+    /// The incident state of a row; `nil` when PagerDuty never reported on it.
+    private static func incident(_ row: Row) throws -> IncidentState? {
+        guard let statusText: String = row["incident_status"] else { return nil }
+        guard let status = IncidentState.Status(rawValue: statusText) else {
+            throw StoreError(reason: "a ledger row has the unknown incident status '\(statusText)'")
+        }
+        guard let changedAt: Double = row["incident_changed_at"], let incidentID: String = row["incident_id"] else {
+            throw StoreError(reason: "a ledger row has an incident status without its time or incident id")
+        }
+        return IncidentState(
+            status: status, changedAt: StoredTime.decode(changedAt), changedBy: row["incident_changed_by"],
+            incidentID: incidentID, incidentURL: row["incident_url"])
     }
 
     private static func encode(_ subject: LedgerSubject) -> (String, String?) {

@@ -124,10 +124,18 @@ extension SQLiteStore {
             let outbox = try Row.fetchOne(db, sql: "SELECT COUNT(*), MIN(created_at) FROM outbox")
             let deadLetters = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM dead_letters") ?? 0
             let oldest: Double? = outbox?[1]
+            var incidents: [IncidentState.Status: Int] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT incident_status, COUNT(*) FROM ledger WHERE incident_status IS NOT NULL GROUP BY incident_status")
+            {
+                if let status = IncidentState.Status(rawValue: row[0]) { incidents[status] = row[1] }
+            }
             return QueueStats(
                 pending: outbox?[0] ?? 0,
                 oldestPendingCreatedAt: oldest.map(StoredTime.decode),
-                deadLetters: deadLetters)
+                deadLetters: deadLetters,
+                incidents: incidents)
         }
     }
 }

@@ -25,6 +25,21 @@ extension SQLiteStore {
         }
     }
 
+    public func hasInboundEvent(id: String) async throws(StoreError) -> Bool {
+        try await reading("looking up a PagerDuty webhook event") { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM inbound_events WHERE id = ?)", arguments: [id]) ?? false
+        }
+    }
+
+    public func rememberInboundEvent(id: String, at date: Date) async throws(StoreError) {
+        try await writing("remembering a PagerDuty webhook event") { db in
+            try db.cachedStatement(sql: "INSERT INTO inbound_events (id, applied_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING")
+                .execute(arguments: [id, StoredTime.encode(date)])
+            try db.cachedStatement(sql: "DELETE FROM inbound_events WHERE applied_at < ?")
+                .execute(arguments: [StoredTime.encode(date) - InboundEvents.retention])
+        }
+    }
+
     /// One writer (this process, under the file lock): the ledger cache is exact.
     public func decide<Outcome: Sendable>(
         keys: Set<LedgerKey>,

@@ -128,6 +128,7 @@ final class InMemoryStore: PublisherStore {
         var requestTimes: [String: [Date]] = [:]
         /// While set, recording a request's start fails as a shared store's does when another replica took the lane.
         var lanesTakenOver = false
+        var inboundEvents: [String: Date] = [:]
     }
 
     let state = Mutex(State())
@@ -176,6 +177,18 @@ final class InMemoryStore: PublisherStore {
 
     func requestTimes(lane: String, since date: Date) async throws -> [Date] {
         state.withLock { ($0.requestTimes[lane] ?? []).filter { $0 >= date } }
+    }
+
+    func hasInboundEvent(id: String) async throws -> Bool {
+        state.withLock { $0.inboundEvents[id] != nil }
+    }
+
+    func rememberInboundEvent(id: String, at date: Date) async throws {
+        try state.withLock { state in
+            if state.failWrites { throw StoreError(reason: "disk full (test)") }
+            if state.inboundEvents[id] == nil { state.inboundEvents[id] = date }
+            state.inboundEvents = state.inboundEvents.filter { $0.value >= date.addingTimeInterval(-InboundEvents.retention) }
+        }
     }
 
     func loadLedger(seenSince date: Date) async throws -> [LedgerEntry] {
@@ -251,7 +264,13 @@ final class InMemoryStore: PublisherStore {
     }
 
     func queueStats() async throws -> QueueStats {
-        state.withLock { QueueStats(pending: $0.outbox.count, oldestPendingCreatedAt: $0.outbox.map(\.message.createdAt).min(), deadLetters: $0.deadLetters.count) }
+        state.withLock { state in
+            var incidents: [IncidentState.Status: Int] = [:]
+            for entry in state.ledger.values { if let status = entry.incident?.status { incidents[status, default: 0] += 1 } }
+            return QueueStats(
+                pending: state.outbox.count, oldestPendingCreatedAt: state.outbox.map(\.message.createdAt).min(),
+                deadLetters: state.deadLetters.count, incidents: incidents)
+        }
     }
 
     func expireLedger(seenBefore date: Date) async throws -> Int {
@@ -380,6 +399,11 @@ final class SharedMemoryStore: SharedPublisherStore {
 
     func recordRequest(lane: String, finishedAt date: Date) async throws { try await inner.recordRequest(lane: lane, finishedAt: date) }
     func requestTimes(lane: String, since date: Date) async throws -> [Date] { try await inner.requestTimes(lane: lane, since: date) }
+    func hasInboundEvent(id: String) async throws -> Bool { try await inner.hasInboundEvent(id: id) }
+    func rememberInboundEvent(id: String, at date: Date) async throws { try await inner.rememberInboundEvent(id: id, at: date) }
+    func ledgerEntries(dedupKey: String) async throws -> [LedgerEntry] {
+        inner.ledgerEntries.filter { $0.dedupKey == dedupKey }.sorted { $0.route < $1.route }
+    }
     func loadLedger(seenSince date: Date) async throws -> [LedgerEntry] { try await inner.loadLedger(seenSince: date) }
     func commit(ledger: [LedgerEntry], outbox: [OutboxMessage]) async throws -> [Int64] {
         try await inner.commit(ledger: ledger, outbox: outbox)
