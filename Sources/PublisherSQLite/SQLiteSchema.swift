@@ -177,11 +177,14 @@ enum SQLiteSchema {
     }
 
     /// What PagerDuty's webhooks say about each entry's incident, the lookup of an entry by dedup_key (they name
-    /// nothing else), and the ids of the webhook events applied (replays are recognised for 24 h).
+    /// nothing else), and the ids of the webhook events applied (replays are recognised for 24 h). The check is
+    /// written as comparisons, not an `IN` list, which SQLite would evaluate with a temporary B-tree per row (see
+    /// `v3-checks-without-in-lists`).
     private static func addIncidentState(_ db: Database) throws {
         try db.execute(sql: """
             ALTER TABLE ledger ADD COLUMN incident_status TEXT
-                CHECK (incident_status IS NULL OR incident_status IN ('triggered', 'acknowledged', 'resolved'));
+                CHECK (incident_status IS NULL OR incident_status = 'triggered' OR incident_status = 'acknowledged'
+                    OR incident_status = 'resolved');
             ALTER TABLE ledger ADD COLUMN incident_changed_at REAL;
             ALTER TABLE ledger ADD COLUMN incident_changed_by TEXT;
             ALTER TABLE ledger ADD COLUMN incident_id TEXT;

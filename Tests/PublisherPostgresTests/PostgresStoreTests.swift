@@ -19,10 +19,10 @@ struct PostgresStoreTests {
             try await withPostgresStore(database) { store in
                 try await store.migrate()
                 try await store.migrate()
-                #expect(try await store.appliedMigrations() == ["v1"])
+                #expect(try await store.appliedMigrations() == ["v1", "v2-incident-state"])
                 let tables = try database.psql(
                     "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'")
-                #expect(tables == "dead_letters,heartbeat,ledger,outbox,request_times,schema_migrations")
+                #expect(tables == "dead_letters,heartbeat,inbound_events,ledger,outbox,request_times,schema_migrations")
             }
         }
     }
@@ -42,7 +42,7 @@ struct PostgresStoreTests {
                             try await group.waitForAll()
                         }
                         for store in stores {
-                            #expect(try await store.appliedMigrations() == ["v1"])
+                            #expect(try await store.appliedMigrations() == ["v1", "v2-incident-state"])
                             try await store.checkWritable()
                         }
                     }
@@ -78,6 +78,19 @@ struct PostgresStoreTests {
                     LedgerChanges(ledger: [], outbox: [], outcome: entries)
                 }
                 #expect(seen == [LedgerKey(route: "default", dedupKey: "a"): stored])
+            }
+        }
+    }
+
+    @Test("ledgerEntries(dedupKey:) returns that dedup_key's entry on every route and nothing else")
+    func entriesByDedupKey() async throws {
+        try await withPostgresDatabase(label: "bykey") { database in
+            try await withPostgresStore(database) { store in
+                let db = ledgerEntry(route: "db", dedupKey: "shared")
+                let web = ledgerEntry(route: "web", dedupKey: "shared")
+                try await store.commit(ledger: [web, db, ledgerEntry(route: "db", dedupKey: "other")], outbox: [])
+                #expect(try await store.ledgerEntries(dedupKey: "shared") == [db, web])
+                #expect(try await store.ledgerEntries(dedupKey: "missing").isEmpty)
             }
         }
     }

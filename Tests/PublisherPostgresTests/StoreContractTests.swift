@@ -338,6 +338,54 @@ struct StoreContractTests {
         }
     }
 
+    @Test("PagerDuty's incident state round-trips, is replaced by a later write, and is counted by status",
+        arguments: StoreKind.runnable)
+    func incidentStateRoundTripsAndIsCounted(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            var acknowledged = ledgerEntry(dedupKey: "a", action: .trigger)
+            acknowledged.incident = IncidentState(
+                status: .acknowledged, changedAt: Times.at(12.25), changedBy: "Zoë Responder — \"on call\"",
+                incidentID: "PGR0VU2", incidentURL: "https://acme.pagerduty.com/incidents/PGR0VU2")
+            var resolved = ledgerEntry(route: "web", dedupKey: "b")
+            resolved.incident = IncidentState(
+                status: .resolved, changedAt: Times.at(13), changedBy: nil, incidentID: "PQ2", incidentURL: nil)
+            var alsoResolved = ledgerEntry(route: "web", dedupKey: "c")
+            alsoResolved.incident = IncidentState(
+                status: .resolved, changedAt: Times.at(14), changedBy: "Integration", incidentID: "PQ3", incidentURL: nil)
+            let unknown = ledgerEntry(dedupKey: "d")
+            try await store.commit(ledger: [acknowledged, resolved, alsoResolved, unknown], outbox: [])
+            #expect(Set(try await store.loadLedger(seenSince: .distantPast)) == [acknowledged, resolved, alsoResolved, unknown])
+            #expect(try await store.queueStats().incidents == [.acknowledged: 1, .resolved: 2])
+
+            // Unacknowledged: the state is replaced, and cleared entries count no more.
+            acknowledged.incident?.status = .triggered
+            acknowledged.incident?.changedAt = Times.at(20)
+            resolved.incident = nil
+            try await store.commit(ledger: [acknowledged, resolved], outbox: [])
+            #expect(Set(try await store.loadLedger(seenSince: .distantPast)) == [acknowledged, resolved, alsoResolved, unknown])
+            #expect(try await store.queueStats().incidents == [.triggered: 1, .resolved: 1])
+        }
+    }
+
+    @Test("webhook event ids are remembered idempotently and forgotten after 24 hours", arguments: StoreKind.runnable)
+    func inboundEventIDs(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            #expect(try await store.hasInboundEvent(id: "01DEN7VT0SGFRVG6ULJD2K3Y6W") == false)
+            try await store.rememberInboundEvent(id: "01DEN7VT0SGFRVG6ULJD2K3Y6W", at: Times.at(0))
+            try await store.rememberInboundEvent(id: "01DEN7VT0SGFRVG6ULJD2K3Y6W", at: Times.at(5))  // a replay
+            try await store.rememberInboundEvent(id: "second", at: Times.at(3_600))
+            #expect(try await store.hasInboundEvent(id: "01DEN7VT0SGFRVG6ULJD2K3Y6W"))
+            #expect(try await store.hasInboundEvent(id: "second"))
+            #expect(try await store.hasInboundEvent(id: "01den7vt0sgfrvg6uljd2k3y6w") == false, "ids are compared exactly")
+
+            // 24 h after the first (kept from its first time, not the replay's), the next one prunes it.
+            try await store.rememberInboundEvent(id: "third", at: Times.at(24 * 3_600 + 1))
+            #expect(try await store.hasInboundEvent(id: "01DEN7VT0SGFRVG6ULJD2K3Y6W") == false)
+            #expect(try await store.hasInboundEvent(id: "second"))
+            #expect(try await store.hasInboundEvent(id: "third"))
+        }
+    }
+
     @Test("request times are kept per lane, read oldest first from a date, and pruned after 120 s",
         arguments: StoreKind.runnable)
     func requestTimes(kind: StoreKind) async throws {

@@ -38,6 +38,7 @@ struct SQLiteSchemaRebuildTests {
             "INSERT INTO ledger (route, dedup_key, last_action, last_action_at, last_seen) VALUES ('r', 'k', 'snooze', 1, 1)",
             "INSERT INTO ledger (route, dedup_key, last_action, last_action_at, last_seen, subject) VALUES ('r', 'k', 'trigger', 1, 1, 'team')",
             "INSERT INTO ledger (route, dedup_key, last_action, last_action_at, last_seen, cause) VALUES ('r', 'k', 'trigger', 1, 1, 'whim')",
+            "INSERT INTO ledger (route, dedup_key, last_action, last_action_at, last_seen, incident_status) VALUES ('r', 'k', 'trigger', 1, 1, 'snoozed')",
             "INSERT INTO ledger (route, dedup_key, last_action, last_action_at, last_seen, severity) VALUES ('r', 'k', 'trigger', 1, 1, 'loud')",
         ]
     )
@@ -99,7 +100,10 @@ struct SQLiteSchemaRebuildTests {
                 try String.fetchAll(db, sql: "SELECT sql FROM sqlite_master WHERE name IN ('ledger', 'outbox')")
             )
         }
-        #expect(schema.0 == ["dead_letters_failed_at", "ledger_last_seen", "outbox_route_summary", "request_times_lane"])
+        #expect(schema.0 == [
+            "dead_letters_failed_at", "inbound_events_applied_at", "ledger_dedup_key", "ledger_incident_status",
+            "ledger_last_seen", "outbox_route_summary", "request_times_lane",
+        ])
         #expect(schema.1 == ["outbox"])
         #expect(schema.2.count == 2 && schema.2.allSatisfy { !$0.contains(" IN (") })
     }
