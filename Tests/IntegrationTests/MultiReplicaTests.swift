@@ -134,7 +134,8 @@ struct MultiReplicaTests {
         return base + String(repeating: "x", count: 32 - base.count)
     }
 
-    static func configuration(in directory: URL) throws -> String {
+    /// A configuration with the routes of teams `0..<teams`, written to `directory`; returns its path.
+    static func configuration(in directory: URL, teams: Int = teams) throws -> String {
         let path = directory.appendingPathComponent("routes.yaml").path
         let routes = (0..<teams).map { index in
             """
