@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "pagerduty-publisher", targets: ["PagerDutyPublisher"]),
         .library(name: "PagerDutyEvents", targets: ["PagerDutyEvents"]),
         .library(name: "AlertmanagerModels", targets: ["AlertmanagerModels"]),
+        .library(name: "PagerDutyWebhooks", targets: ["PagerDutyWebhooks"]),
         // For Benchmarks/ and the fuzz targets, which are packages of their own.
         .library(name: "PublisherCore", targets: ["PublisherCore"]),
         .library(name: "PublisherSQLite", targets: ["PublisherSQLite"]),
@@ -31,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        // Already in the graph through postgres-nio; HMAC-SHA256 for PagerDuty's webhook signatures.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         // libcurl, the system library behind the Events API client (Debian: libcurl4-openssl-dev).
@@ -51,6 +54,14 @@ let package = Package(
         // Alertmanager webhook (version 4) models.
         .target(
             name: "AlertmanagerModels",
+            swiftSettings: swiftSettings
+        ),
+        // PagerDuty's v3 webhooks: signing secrets, signature checks, event decoding. No server, no store.
+        .target(
+            name: "PagerDutyWebhooks",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Publisher core: mapping, ledger, outbox and store protocols, limiter, dispatcher, metrics.
@@ -147,6 +158,8 @@ let package = Package(
             name: "PublisherTestSupport",
             dependencies: [
                 "PagerDutyEvents",
+                "PagerDutyWebhooks",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -179,6 +192,11 @@ let package = Package(
         .testTarget(
             name: "AlertmanagerModelsTests",
             dependencies: ["AlertmanagerModels", "PublisherTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PagerDutyWebhooksTests",
+            dependencies: ["PagerDutyWebhooks", "PublisherTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
