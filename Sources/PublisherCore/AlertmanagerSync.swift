@@ -221,8 +221,22 @@ public final class AlertmanagerSync: Service {
             state.withLock { $0.missingSince.removeAll() }
             return
         }
+        // A shared store's candidates are read before the gate is taken: the gate only keeps this process's cache
+        // exact, the decision looks at each entry again as stored (under the store's locks), and a read that waits
+        // for an unreachable database must not hold every webhook of this replica behind it.
+        var sharedCandidates: [LedgerEntry]?
+        if let shared = store as? any SharedPublisherStore {
+            do {
+                sharedCandidates = try await shared.syncCandidates()
+            } catch {
+                logger.error("Alertmanager sync could not read the ledger; it retries at the next poll", metadata: ["error": "\(error)"])
+                return
+            }
+        }
         await gate.withGate {
-            await apply(views: views.mapValues(AlertmanagerView.merging), everyAnswered: everyAnswered, now: now)
+            await apply(
+                views: views.mapValues(AlertmanagerView.merging), candidates: sharedCandidates,
+                everyAnswered: everyAnswered, now: now)
         }
     }
 
@@ -264,20 +278,10 @@ public final class AlertmanagerSync: Service {
     }
 
     /// One pass over the open incidents, under the ledger's gate. The candidates come from the ledger cache, or
-    /// from the store when other replicas write it too; the decisions run inside the store's transaction on the
-    /// entries as stored (``PublisherStore/decide(keys:cache:_:)``).
-    private func apply(views: [String: AlertmanagerView], everyAnswered: Bool, now: Date) async {
-        let candidates: [LedgerEntry]
-        if let shared = store as? any SharedPublisherStore {
-            do {
-                candidates = try await shared.syncCandidates()
-            } catch {
-                logger.error("Alertmanager sync could not read the ledger; it retries at the next poll", metadata: ["error": "\(error)"])
-                return
-            }
-        } else {
-            candidates = ledger.entries(where: Self.isCandidate)
-        }
+    /// (`sharedCandidates`) from the store when other replicas write it too; the decisions run inside the store's
+    /// transaction on the entries as stored (``PublisherStore/decide(keys:cache:_:)``).
+    private func apply(views: [String: AlertmanagerView], candidates sharedCandidates: [LedgerEntry]?, everyAnswered: Bool, now: Date) async {
+        let candidates = sharedCandidates ?? ledger.entries(where: Self.isCandidate)
         let missingSince = state.withLock { $0.missingSince }
         let pass: SyncPass
         do {

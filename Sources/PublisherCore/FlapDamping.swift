@@ -52,20 +52,22 @@ public struct FlapDamping: Service {
     public func releaseDueResolves() async {
         let now = clock.now
         metrics.recordFlapping(flaps.flappingCount(at: now))
-        await gate.withGate {
-            // Read under the gate: a webhook may have dropped a hold since. Another replica may have too, so the
-            // decision below looks at each entry again as stored.
-            let due: [LedgerEntry]
-            if let shared = store as? any SharedPublisherStore {
-                do {
-                    due = try await shared.heldResolves(dueAt: now)
-                } catch {
-                    logger.error("Could not read held resolves; retrying shortly", metadata: ["error": "\(error)"])
-                    return
-                }
-            } else {
-                due = ledger.heldResolves(dueAt: now)
+        // A shared store is read before the gate is taken: the gate only keeps this process's cache exact, the
+        // decision below looks at each entry again as stored (under the store's locks), and a read that waits for
+        // an unreachable database must not hold every webhook of this replica behind it.
+        var sharedDue: [LedgerEntry]?
+        if let shared = store as? any SharedPublisherStore {
+            do {
+                sharedDue = try await shared.heldResolves(dueAt: now)
+            } catch {
+                logger.error("Could not read held resolves; retrying shortly", metadata: ["error": "\(error)"])
+                return
             }
+            if sharedDue?.isEmpty == true { return }
+        }
+        await gate.withGate {
+            // The cache is read under the gate: a webhook may have dropped a hold since.
+            let due = sharedDue ?? ledger.heldResolves(dueAt: now)
             guard !due.isEmpty else { return }
             let entries: [LedgerEntry]
             do {

@@ -306,7 +306,7 @@ public protocol PublisherStore: Sendable {
     func decide<Outcome: Sendable>(
         keys: Set<LedgerKey>,
         cache: LedgerCache,
-        _ decide: LedgerDecider<Outcome>
+        _ decide: @escaping LedgerDecider<Outcome>
     ) async throws -> Outcome
 
     /// Remembers that a request to PagerDuty for `lane` starts at `date` (stored before it is sent), so the rate
@@ -362,7 +362,7 @@ extension PublisherStore {
     public func decideFromCache<Outcome: Sendable>(
         keys: Set<LedgerKey>,
         cache: LedgerCache,
-        _ decide: LedgerDecider<Outcome>
+        _ decide: @escaping LedgerDecider<Outcome>
     ) async throws -> Outcome {
         var stored: [LedgerKey: LedgerEntry] = [:]
         stored.reserveCapacity(keys.count)

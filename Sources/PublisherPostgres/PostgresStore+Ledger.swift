@@ -37,7 +37,7 @@ extension PostgresStore {
     public func decide<Outcome: Sendable>(
         keys: Set<LedgerKey>,
         cache: LedgerCache,
-        _ decide: LedgerDecider<Outcome>
+        _ decide: @escaping LedgerDecider<Outcome>
     ) async throws -> Outcome {
         let lockIDs = Array(Set(keys.map { Self.ledgerLockID(route: $0.route, dedupKey: $0.dedupKey) })).sorted()
         let routes = keys.map(\.route)
@@ -84,7 +84,7 @@ extension PostgresStore {
     /// `ledger_held_resolves`.
     public func heldResolves(dueAt date: Date) async throws(StoreError) -> [LedgerEntry] {
         try await fetch(
-            "reading held resolves", timeout: bulkTimeout,
+            "reading held resolves",
             """
             SELECT \(unescaped: LedgerRows.columns) FROM ledger
             WHERE \(unescaped: PostgresSchema.heldResolvePredicate) AND resolve_held_until <= \(StoredTimestamp(date))

@@ -134,76 +134,103 @@ public final class PostgresStore: SharedPublisherStore {
     /// waiting for the connection itself is bounded by ``operationTimeout`` (or `timeout`, if shorter), so every
     /// operation fails within a few seconds when PostgreSQL is unreachable.
     ///
-    /// The connection is leased by a child task (the pool's wait for a connection can be cancelled) that hands it
-    /// to this task and holds the lease until `body` ends; a second child keeps the deadlines. If the lease takes
-    /// too long, it is cancelled; if the deadline passes while `body` runs, the connection is closed, which fails
-    /// the statement in flight at once (postgres-nio cannot cancel a running query). `body` runs in the calling
-    /// task, so it need not escape.
+    /// Three tasks of their own do the waiting, and the caller waits only for the first of their reports: one
+    /// leases the connection (and holds the lease until `body` ends), one runs `body` on it, one keeps the
+    /// deadlines. When the deadline passes first, the caller gets its error at once and the connection is closed,
+    /// which normally fails the statement in flight (postgres-nio cannot cancel a running query). None of these
+    /// tasks is ever awaited past the deadline: neither a wait for a connection that a silent network partition
+    /// keeps from answering, nor a statement on a connection that the close does not fail, may hold the caller
+    /// (and the ledger's gate behind it). A lease that arrives after the deadline is given straight back; a
+    /// connection stays leased until its `body` has really ended, so it is never handed to another operation while
+    /// a statement may still run on it.
     func withConnection<T: Sendable>(
         _ operation: String,
         timeout: Duration,
-        _ body: (PostgresConnection, Logger) async throws -> T
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
     ) async throws(StoreError) -> T {
         let client = self.client
         let logger = self.logger
         let leaseTimeout = min(timeout, operationTimeout)
         let watchdog = OperationWatchdog()
-        let events = AsyncStream<LeaseEvent>.makeStream()
-        let finished = AsyncStream<Void>.makeStream()
+        let events = AsyncStream<OperationEvent<T>>.makeStream()
+        // Ends the lease: when `body` has ended, or when it never started.
+        let released = AsyncStream<Void>.makeStream()
+        let lease = Task {
+            do {
+                try await client.withConnection { connection in
+                    guard watchdog.attach(connection) else { return }
+                    events.continuation.yield(.leased(connection))
+                    for await _ in released.stream { break }
+                }
+            } catch {
+                events.continuation.yield(.failed(error))
+            }
+        }
+        // The deadline. A cancelled caller counts as a deadline passed (see the cancellation handler below).
+        let deadline = Task {
+            let start = ContinuousClock.now
+            try? await Task.sleep(until: start + leaseTimeout, clock: .continuous)
+            if !watchdog.isLeased {
+                watchdog.expire()
+                events.continuation.yield(.timedOut(OperationTimedOut(timeout: leaseTimeout, leasing: true)))
+                return
+            }
+            try? await Task.sleep(until: start + timeout, clock: .continuous)
+            watchdog.expire()
+            events.continuation.yield(.timedOut(OperationTimedOut(timeout: timeout, leasing: false)))
+        }
+        let work = Mutex<Task<Void, Never>?>(nil)
+        defer {
+            events.continuation.finish()
+            deadline.cancel()
+            let started = work.withLock { task -> Bool in
+                guard let task else { return false }
+                task.cancel()
+                return true
+            }
+            if !started {
+                released.continuation.finish()
+                lease.cancel()
+            }
+        }
         do {
-            return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
-                group.addTask {
-                    do {
-                        try await client.withConnection { connection in
-                            guard watchdog.attach(connection) else { return }
-                            events.continuation.yield(.leased(connection))
-                            for await _ in finished.stream { break }
-                        }
-                    } catch {
-                        events.continuation.yield(.failed(error))
-                    }
-                }
-                // The deadline. A cancelled caller (a graceful shutdown) counts as a deadline passed: postgres-nio
-                // cannot cancel a statement, so the connection under it is closed rather than waited for. After a
-                // finished operation the watchdog holds no connection and this closes nothing.
-                group.addTask {
-                    let start = ContinuousClock.now
-                    try? await Task.sleep(until: start + leaseTimeout, clock: .continuous)
-                    if !watchdog.isLeased {
-                        watchdog.expire()
-                        events.continuation.yield(.timedOut(OperationTimedOut(timeout: leaseTimeout, leasing: true)))
-                        return
-                    }
-                    try? await Task.sleep(until: start + timeout, clock: .continuous)
-                    watchdog.expire()
-                    events.continuation.yield(.timedOut(OperationTimedOut(timeout: timeout, leasing: false)))
-                }
-                defer {
-                    finished.continuation.finish()
-                    group.cancelAll()
-                }
+            return try await withTaskCancellationHandler {
                 var iterator = events.stream.makeAsyncIterator()
-                switch await iterator.next() {
-                case .leased(let connection)?:
-                    do {
-                        let value = try await body(connection, logger)
-                        watchdog.detach()
-                        return value
-                    } catch {
+                while let event = await iterator.next() {
+                    switch event {
+                    case .leased(let connection):
+                        let task = Task {
+                            defer { released.continuation.finish() }
+                            do {
+                                events.continuation.yield(.finished(.success(try await body(connection, logger))))
+                            } catch {
+                                events.continuation.yield(.finished(.failure(error)))
+                            }
+                        }
+                        work.withLock { $0 = task }
+                    case .finished(let result):
                         // The deadline closed the connection under the statement: say so, not "connection closed".
                         let expired = watchdog.hasExpired
                         // Otherwise the connection goes back to the pool healthy: the deadline must not close it.
                         watchdog.detach()
-                        if expired { throw OperationTimedOut(timeout: timeout, leasing: false) }
+                        switch result {
+                        case .success(let value): return value
+                        case .failure(let error):
+                            if expired { throw OperationTimedOut(timeout: timeout, leasing: false) }
+                            throw error
+                        }
+                    case .failed(let error):
                         throw error
+                    case .timedOut(let timedOut):
+                        throw timedOut
                     }
-                case .failed(let error)?:
-                    throw error
-                case .timedOut(let timedOut)?:
-                    throw timedOut
-                case nil:
-                    throw CancellationError()
                 }
+                throw CancellationError()
+            } onCancel: {
+                // The caller gave up (a graceful shutdown): close the statement's connection, if any, and stop
+                // waiting for anything.
+                watchdog.expire()
+                events.continuation.finish()
             }
         } catch {
             throw StoreError(failure: error, while: operation)
@@ -214,7 +241,7 @@ public final class PostgresStore: SharedPublisherStore {
     func transaction<T: Sendable>(
         _ operation: String,
         timeout: Duration? = nil,
-        _ body: (PostgresConnection, Logger) async throws -> T
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
     ) async throws(StoreError) -> T {
         try await withConnection(operation, timeout: timeout ?? operationTimeout) { connection, logger in
             try await connection.withTransaction(logger: logger) { connection in
@@ -243,7 +270,7 @@ public final class PostgresStore: SharedPublisherStore {
         timeout: Duration? = nil,
         writes: Bool = false,
         _ query: PostgresQuery,
-        _ decode: @Sendable (PostgresRow) throws -> T
+        _ decode: @escaping @Sendable (PostgresRow) throws -> T
     ) async throws(StoreError) -> [T] {
         try await withConnection(operation, timeout: timeout ?? operationTimeout) { connection, logger in
             func run(_ connection: PostgresConnection) async throws -> [T] {
@@ -259,11 +286,12 @@ public final class PostgresStore: SharedPublisherStore {
     }
 }
 
-/// What an operation's lease task reports first: the connection, the pool's failure, or the deadline.
-private enum LeaseEvent: Sendable {
+/// What an operation's tasks report: the connection leased, the pool's failure, the deadline, or `body`'s end.
+private enum OperationEvent<T: Sendable>: Sendable {
     case leased(PostgresConnection)
     case failed(any Error)
     case timedOut(OperationTimedOut)
+    case finished(Result<T, any Error>)
 }
 
 /// The deadline of one operation: once expired, it closes the connection the operation uses.

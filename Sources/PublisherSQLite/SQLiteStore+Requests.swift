@@ -44,7 +44,7 @@ extension SQLiteStore {
     public func decide<Outcome: Sendable>(
         keys: Set<LedgerKey>,
         cache: LedgerCache,
-        _ decide: LedgerDecider<Outcome>
+        _ decide: @escaping LedgerDecider<Outcome>
     ) async throws -> Outcome {
         try await decideFromCache(keys: keys, cache: cache, decide)
     }

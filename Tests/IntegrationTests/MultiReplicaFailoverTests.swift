@@ -52,15 +52,6 @@ extension MultiReplicaTests {
             }
         }
 
-        /// A product bug this test finds, intermittently (about half the runs on the 2-core VM, 2026-11-27): on the
-        /// replica cut off from PostgreSQL by a black-holing partition, an operation can outlive its timeout —
-        /// `/readyz` without an answer for 30 s during the partition (the readiness timeout is 3 s); after the
-        /// partition heals, a webhook without an answer for 30 s, and SIGTERM not stopping the daemon within 30 s
-        /// (the HTTP server waits for a handler that never ends). Expected to be fixed in the PostgreSQL store; then
-        /// these checks must hold every time and the `withKnownIssue` wrappers go.
-        static let hangingOperation: Comment =
-            "known bug: on a replica partitioned from PostgreSQL, a store operation can hang past its timeout (readyz, a webhook after the heal, graceful shutdown)"
-
         /// Posts the webhook `body` to `replica`, giving up after `timeout` seconds; its status, nil without one.
         static func post(_ body: String, to replica: DaemonProcess, timeout: TimeInterval) async -> Int? {
             var request = URLRequest(url: URL(string: "\(replica.baseURL)/v1/alertmanager")!)
@@ -165,11 +156,8 @@ extension MultiReplicaTests {
             // timeout (3 s) plus slack, never by leaving the probe without an answer.
             let readiness = try await Self.probe("\(partitioned.baseURL)/readyz")
             print("MultiReplicaFailoverTests: replica-0's /readyz during the partition: \(readiness.status.map(String.init) ?? "no answer") after \(String(format: "%.2f", readiness.seconds)) s")
-            withKnownIssue(Self.hangingOperation, isIntermittent: true) {
-                #expect(readiness.status == 503, "the cut-off replica's /readyz fails")
-                #expect(readiness.seconds <= 10, "the cut-off replica's /readyz answers within its readiness timeout plus slack")
-            }
-            #expect(readiness.status != 200, "the cut-off replica is never ready")
+            #expect(readiness.status == 503, "the cut-off replica's /readyz fails")
+            #expect(readiness.seconds <= 10, "the cut-off replica's /readyz answers within its readiness timeout plus slack")
 
             // Every trigger delivered, by the survivors, still during the partition.
             let allAlerts = Set((0..<Self.teams).flatMap { team in (0..<Self.alertsPerTeam).map { MultiReplicaTests.fingerprint(team: team, number: $0) } })
@@ -208,9 +196,7 @@ extension MultiReplicaTests {
                     try await MultiReplicaTests.deliver(body, to: survivors, startingAt: start / 10)
                 }
             }
-            withKnownIssue(Self.hangingOperation, isIntermittent: true) {
-                #expect(refusedByHealed == nil, "the healed replica accepts every webhook; refused: \(refusedByHealed ?? "")")
-            }
+            #expect(refusedByHealed == nil, "the healed replica accepts every webhook; refused: \(refusedByHealed ?? "")")
             try await Self.poll("every resolve to reach PagerDuty", timeout: .seconds(90)) { delivered("resolve") == allAlerts }
             // Let late duplicates show up, if there were any.
             try await Task.sleep(for: .seconds(2))
@@ -240,9 +226,7 @@ extension MultiReplicaTests {
             #expect(duplicateResolves == 0, "every resolve once: nothing was in flight when they were sent")
 
             await Self.terminate(survivors)
-            await withKnownIssue(Self.hangingOperation, isIntermittent: true) {
-                await Self.terminate([partitioned])
-            }
+            await Self.terminate([partitioned])
             for fake in fakes { await fake.stop() }
         }
 

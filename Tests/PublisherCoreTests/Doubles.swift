@@ -162,7 +162,7 @@ final class InMemoryStore: PublisherStore {
     }
 
     func decide<Outcome: Sendable>(
-        keys: Set<LedgerKey>, cache: LedgerCache, _ decide: LedgerDecider<Outcome>
+        keys: Set<LedgerKey>, cache: LedgerCache, _ decide: @escaping LedgerDecider<Outcome>
     ) async throws -> Outcome {
         try await decideFromCache(keys: keys, cache: cache, decide)
     }
@@ -375,7 +375,7 @@ final class SharedMemoryStore: SharedPublisherStore {
     }
 
     func decide<Outcome: Sendable>(
-        keys: Set<LedgerKey>, cache: LedgerCache, _ decide: LedgerDecider<Outcome>
+        keys: Set<LedgerKey>, cache: LedgerCache, _ decide: @escaping LedgerDecider<Outcome>
     ) async throws -> Outcome {
         decidedKeys.withLock { $0.append(keys) }
         let stored = inner.state.withLock { state in state.ledger.filter { keys.contains($0.key) } }
