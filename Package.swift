@@ -114,6 +114,7 @@ let package = Package(
             dependencies: [
                 "PublisherCore",
                 "AlertmanagerModels",
+                "PagerDutyWebhooks",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -141,6 +142,7 @@ let package = Package(
                 "PublisherPostgres",
                 "PublisherReceiver",
                 "PublisherConfiguration",
+                "PagerDutyWebhooks",
                 "StructuredLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -226,7 +228,7 @@ let package = Package(
         .testTarget(
             name: "PublisherReceiverTests",
             dependencies: [
-                "PublisherReceiver", "StructuredLogging", "PublisherTestSupport",
+                "PublisherReceiver", "StructuredLogging", "PublisherTestSupport", "PagerDutyWebhooks",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -163,6 +163,13 @@ struct Daemon {
                 await gauges.refresh()
                 return registry.emitToString()
             },
+            pagerDutyWebhooks: settings.pagerDutyWebhookSecrets.map { secrets in
+                PagerDutyWebhookSettings(
+                    secrets: secrets,
+                    receiver: IncidentFeedback(store: store, ledger: ledger, gate: ledgerGate, clock: clock, logger: logger),
+                    recordOutcome: { eventType, result in metrics.recordInboundWebhook(eventType: eventType, result: result) },
+                    now: { clock.now })
+            },
             logger: logger,
             onServerRunning: { port in
                 receiverLogger.info(

@@ -140,6 +140,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("flap-window"), help: "The look-back window of flap detection. [env: PAGERDUTY_PUBLISHER_FLAP_WINDOW] (default: 1h)")
     var flapWindow: String?
 
+    @Option(name: .customLong("pagerduty-webhook-secret-file"), parsing: .singleValue, help: "File holding the signing secret of a PagerDuty v3 webhook subscription (POST /v1/pagerduty); repeat during a rotation. Without it, /v1/pagerduty answers 404. [env: PAGERDUTY_PUBLISHER_PAGERDUTY_WEBHOOK_SECRET_FILES, comma-separated]")
+    var pagerDutyWebhookSecretFiles: [String] = []
+
     @Option(name: .customLong("flap-resolve-hold"), help: "Damping: hold a flapping alert's resolve this long, dropping it if the alert fires again (0 = off). [env: PAGERDUTY_PUBLISHER_FLAP_RESOLVE_HOLD] (default: 0)")
     var flapResolveHold: String?
 

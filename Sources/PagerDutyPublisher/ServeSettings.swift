@@ -2,6 +2,7 @@ import AlertmanagerModels
 import Foundation
 import Logging
 import PagerDutyEvents
+import PagerDutyWebhooks
 import PublisherConfiguration
 import PublisherCore
 import PublisherReceiver
@@ -68,6 +69,8 @@ struct ServeSettings: Sendable {
     var alertmanagerBasicAuth: (username: String, password: String)?
     var alertmanagerCAFile: String?
     var flapPolicy: FlapPolicy
+    /// The signing secrets of PagerDuty's v3 webhook subscriptions; `nil` leaves `/v1/pagerduty` off.
+    var pagerDutyWebhookSecrets: WebhookSigningSecrets?
 
     /// The credentials for the Alertmanager API.
     var alertmanagerCredentials: AlertmanagerCredentials {
@@ -229,6 +232,21 @@ struct ServeSettings: Sendable {
             }
         }
         alertmanagers = endpoints
+
+        let secretFiles =
+            options.pagerDutyWebhookSecretFiles.isEmpty
+            ? (environment["PAGERDUTY_PUBLISHER_PAGERDUTY_WEBHOOK_SECRET_FILES"] ?? "").split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            : options.pagerDutyWebhookSecretFiles
+        if secretFiles.isEmpty {
+            pagerDutyWebhookSecrets = nil
+        } else {
+            do throws(WebhookSecretError) {
+                pagerDutyWebhookSecrets = try WebhookSigningSecrets.load(files: secretFiles)
+            } catch {
+                throw SettingsError(description: "--pagerduty-webhook-secret-file: \(error.reason)")
+            }
+        }
         alertmanagerSync = AlertmanagerSyncConfiguration(
             pollInterval: try duration(options.alertmanagerPollInterval, "PAGERDUTY_PUBLISHER_ALERTMANAGER_POLL_INTERVAL", .seconds(30), name: "The Alertmanager poll interval"),
             gracePeriod: try duration(options.alertmanagerGracePeriod, "PAGERDUTY_PUBLISHER_ALERTMANAGER_GRACE_PERIOD", .seconds(300), name: "The Alertmanager grace period")

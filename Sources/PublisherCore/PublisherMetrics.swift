@@ -25,6 +25,8 @@ public final class PublisherMetrics: Sendable {
         public static let flappingAlerts = "pagerduty_publisher_flapping_alerts"
         public static let alertmanagerUp = "pagerduty_publisher_alertmanager_up"
         public static let syncActions = "pagerduty_publisher_alertmanager_sync_actions_total"
+        public static let inboundWebhooks = "pagerduty_publisher_inbound_webhooks_total"
+        public static let incidents = "pagerduty_publisher_incidents"
     }
 
     /// The `error_type` values of `pagerduty_api_errors_total`.
@@ -137,11 +139,24 @@ public final class PublisherMetrics: Sendable {
         counter(Name.rateLimitHits, [("routing_key", route)]).increment()
     }
 
-    /// Updates the queue gauges.
+    /// Updates the queue gauges, and the incidents gauge (every state, 0 when no entry has it).
     public func recordQueue(_ stats: QueueStats, oldestPendingAgeSeconds: Double) {
         queueDepthGauge.record(stats.pending)
         oldestPendingAgeGauge.record(oldestPendingAgeSeconds)
         deadLettersGauge.record(stats.deadLetters)
+        for status in IncidentState.Status.allCases {
+            gauges.metric(Name.incidents, [("state", status.rawValue)]) {
+                Gauge(label: $0, dimensions: $1, factory: factory)
+            }.record(stats.incidents[status] ?? 0)
+        }
+    }
+
+    /// Counts one request to `POST /v1/pagerduty`: `eventType` is a bounded label (the five incident types,
+    /// `pagey.ping`, `other`, or `unknown` when the request was refused before its type was known); `result` is
+    /// what became of it (an ``IncidentUpdateOutcome``, `ignored`, `pong`, or the refusal: `bad_signature`,
+    /// `malformed`, `too_large`, `unavailable`).
+    public func recordInboundWebhook(eventType: String, result: String) {
+        counter(Name.inboundWebhooks, [("event_type", eventType), ("result", result)]).increment()
     }
 
     /// Updates the ledger size gauge.

@@ -9,6 +9,7 @@ import PublisherCore
 /// |---|---|
 /// | `POST /v1/alertmanager`, `POST /v1/alertmanager/{route}` | 202 once stored; 400, 401, 404, 413, 415, 503 with a JSON error |
 /// | `POST /v1/change-events`, `POST /v1/change-events/{route}` | the same answers, for one change event |
+/// | `POST /v1/pagerduty` | PagerDuty's signed v3 webhooks (see ``PagerDutyWebhookEndpoint``); 404 when not configured |
 /// | `GET /healthz` | 200 `{"status":"ok"}` |
 /// | `GET /readyz` | 200 or 503 with the list of checks |
 /// | `GET /metrics` | 200, Prometheus text format 0.0.4 |
@@ -29,6 +30,8 @@ public enum Receiver {
     public static let webhookPath = "/v1/alertmanager"
     /// The change events path for the default route; `/{route}` may follow.
     public static let changeEventsPath = "/v1/change-events"
+    /// PagerDuty's signed v3 webhooks; answered 404 unless signing secrets are configured.
+    public static let pagerDutyWebhookPath = "/v1/pagerduty"
 
     /// Builds the router with every endpoint; use it directly in tests, or through ``makeApplication``.
     /// - Parameters:
@@ -44,6 +47,7 @@ public enum Receiver {
         changeEvents: any ChangeEventIngesting,
         readiness: any ReadinessChecking,
         metrics: @escaping @Sendable () async -> String,
+        pagerDutyWebhooks: PagerDutyWebhookSettings? = nil,
         logger: Logger
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
@@ -69,6 +73,16 @@ public enum Receiver {
         }
         router.post(RouterPath(changeEventsPath + "/:route")) { request, context in
             await change.respond(to: request, context: context, route: IngestEndpoint.routeName(context))
+        }
+
+        if let pagerDutyWebhooks {
+            let pagerDuty = PagerDutyWebhookEndpoint(
+                settings: pagerDutyWebhooks, maxBodyBytes: configuration.maxBodyBytes, inFlight: checks.inFlight,
+                logger: logger)
+            router.post(RouterPath(pagerDutyWebhookPath)) { request, context in
+                await pagerDuty.respond(to: request, context: context)
+            }
+            MethodNotAllowed.register(on: router, paths: [pagerDutyWebhookPath], allowed: .post)
         }
 
         let operational = OperationalEndpoints(readiness: readiness, metrics: metrics, logger: logger)
@@ -101,6 +115,7 @@ public enum Receiver {
         changeEvents: any ChangeEventIngesting,
         readiness: any ReadinessChecking,
         metrics: @escaping @Sendable () async -> String,
+        pagerDutyWebhooks: PagerDutyWebhookSettings? = nil,
         logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -110,6 +125,7 @@ public enum Receiver {
             changeEvents: changeEvents,
             readiness: readiness,
             metrics: metrics,
+            pagerDutyWebhooks: pagerDutyWebhooks,
             logger: logger
         )
         let idleTimeout = configuration.idleTimeout

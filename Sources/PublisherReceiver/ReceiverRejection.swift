@@ -17,9 +17,15 @@ struct ReceiverRejection: Error, Sendable, Equatable, CustomStringConvertible {
         if let field { "\(status.code) \(field): \(reason)" } else { "\(status.code): \(reason)" }
     }
 
-    static func badRequest(_ reason: String, field: String) -> Self {
+    static func badRequest(_ reason: String, field: String?) -> Self {
         .init(status: .badRequest, reason: reason, field: field)
     }
+
+    /// 401 on `POST /v1/pagerduty`: no signature of `X-PagerDuty-Signature` matches a signing secret.
+    static let signatureMismatch = Self(
+        status: .unauthorized,
+        reason: "no signature in X-PagerDuty-Signature matches a signing secret of this daemon"
+    )
 
     static let unauthorized = Self(
         status: .unauthorized,
