@@ -67,7 +67,7 @@ struct QueueCommand: AsyncParsableCommand {
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Pending and dead-letter counts per route, and the age of the oldest pending event."
+            abstract: "Pending and dead-letter counts per route, the age of the oldest pending event, and the incidents by the state PagerDuty last reported."
         )
 
         @OptionGroup var databaseOptions: DatabaseOptions
@@ -78,6 +78,7 @@ struct QueueCommand: AsyncParsableCommand {
             let store = opened.store
             let figures = try await store.routeQueueFigures()
             print(QueueText.status(figures, now: Date()))
+            print(QueueText.incidents(try await store.queueStats().incidents))
         }
     }
 
@@ -197,6 +198,12 @@ enum QueueText {
             oldest.map { age(now.timeIntervalSince($0)) } ?? "-",
         ])
         return table(rows)
+    }
+
+    /// The ledger entries by the state PagerDuty's webhooks last reported for their incident.
+    static func incidents(_ counts: [IncidentState.Status: Int]) -> String {
+        let figures = IncidentState.Status.allCases.map { "\($0.rawValue) \(counts[$0] ?? 0)" }
+        return "Incidents as PagerDuty last reported them (POST /v1/pagerduty): " + figures.joined(separator: ", ")
     }
 
     static func pending(_ records: [OutboxRecord]) -> String {

@@ -50,6 +50,24 @@ struct QueueCommandTests {
         #expect(row(exit.output, "total")?.last?.hasPrefix("2m") == true, "the oldest pending event is about 125 s old")
     }
 
+    @Test func statusShowsIncidentsByTheStatePagerDutyLastReported() async throws {
+        let scratch = try ScratchDirectory()
+        let (store, _) = try await prepareDatabase(scratch)
+        func entry(_ key: String, _ status: IncidentState.Status?) -> LedgerEntry {
+            let now = Date()
+            return LedgerEntry(
+                route: "default", dedupKey: key, lastAction: .trigger, lastActionAt: now, startsAt: now, lastSeen: now,
+                incident: status.map { IncidentState(status: $0, changedAt: now, changedBy: "Ada", incidentID: "P\(key)", incidentURL: nil) })
+        }
+        try await store.commit(
+            ledger: [entry("i1", .acknowledged), entry("i2", .acknowledged), entry("i3", .resolved), entry("i4", nil)], outbox: [])
+        let exit = try run(["status"], scratch)
+        #expect(exit.status == 0, "\(exit.errorOutput)")
+        #expect(
+            exit.output.contains("Incidents as PagerDuty last reported them (POST /v1/pagerduty): triggered 0, acknowledged 2, resolved 1"),
+            "\(exit.output)")
+    }
+
     @Test func listShowsEventsAndDeadLettersWithoutBodies() async throws {
         let scratch = try ScratchDirectory()
         let (_, deadLetterID) = try await prepareDatabase(scratch)

@@ -44,6 +44,7 @@ struct LifecycleHarness {
     let publisher: AlertPublisher
     let sync: AlertmanagerSync
     let damping: FlapDamping
+    let feedback: IncidentFeedback
 
     init(
         mutePolicy: MutePolicy = MutePolicy(),
@@ -75,6 +76,7 @@ struct LifecycleHarness {
         damping = FlapDamping(
             store: backing, ledger: ledger, flaps: flaps, clock: clock, signal: signal, metrics: metrics, gate: gate,
             logger: logger)
+        feedback = IncidentFeedback(store: backing, ledger: ledger, gate: gate, clock: clock, logger: logger)
     }
 
     static func alert(

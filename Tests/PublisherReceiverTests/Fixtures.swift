@@ -52,6 +52,7 @@ struct ReceiverHarness {
     var changeEvents = RecordingChangeEventIngestor()
     var readiness = ScriptedReadiness(checks: [ReadinessCheck(name: "storage", ok: true)])
     var metricsText = "# TYPE pagerduty_events_resolved_total counter\npagerduty_events_resolved_total{routing_key=\"default\"} 4\n"
+    var pagerDutyWebhooks: PagerDutyWebhookSettings?
     let logs = MemoryLogSink()
 
     /// Runs `test` against the router through HummingbirdTesting's in-process `.router` framework.
@@ -63,6 +64,7 @@ struct ReceiverHarness {
             changeEvents: changeEvents,
             readiness: readiness,
             metrics: { metricsText },
+            pagerDutyWebhooks: pagerDutyWebhooks,
             logger: capturingLogger(logs)
         )
         let app = Application(router: router, logger: capturingLogger(logs))
