@@ -134,15 +134,14 @@ public final class PostgresStore: SharedPublisherStore {
     /// waiting for the connection itself is bounded by ``operationTimeout`` (or `timeout`, if shorter), so every
     /// operation fails within a few seconds when PostgreSQL is unreachable.
     ///
-    /// Three tasks of their own do the waiting, and the caller waits only for the first of their reports: one
-    /// leases the connection (and holds the lease until `body` ends), one runs `body` on it, one keeps the
-    /// deadlines. When the deadline passes first, the caller gets its error at once and the connection is closed,
-    /// which normally fails the statement in flight (postgres-nio cannot cancel a running query). None of these
-    /// tasks is ever awaited past the deadline: neither a wait for a connection that a silent network partition
-    /// keeps from answering, nor a statement on a connection that the close does not fail, may hold the caller
-    /// (and the ledger's gate behind it). A lease that arrives after the deadline is given straight back; a
-    /// connection stays leased until its `body` has really ended, so it is never handed to another operation while
-    /// a statement may still run on it.
+    /// Two tasks of their own do the work, and the caller waits only for the first of their reports: one leases the
+    /// connection and runs `body` on it (so the connection stays leased exactly as long as `body` runs, and is never
+    /// handed to another operation while a statement may still run on it); the other keeps the deadlines. When the
+    /// deadline passes first, the caller gets its error at once and the connection is closed, which normally fails
+    /// the statement in flight (postgres-nio cannot cancel a running query). Neither task is ever awaited: neither a
+    /// wait for a connection that a silent network partition keeps from answering, nor a statement on a connection
+    /// that closing does not fail, may hold the caller (and the ledger's gate behind it) past the deadline. A lease
+    /// that arrives after the deadline is given straight back without running `body`.
     func withConnection<T: Sendable>(
         _ operation: String,
         timeout: Duration,
@@ -153,14 +152,19 @@ public final class PostgresStore: SharedPublisherStore {
         let leaseTimeout = min(timeout, operationTimeout)
         let watchdog = OperationWatchdog()
         let events = AsyncStream<OperationEvent<T>>.makeStream()
-        // Ends the lease: when `body` has ended, or when it never started.
-        let released = AsyncStream<Void>.makeStream()
-        let lease = Task {
+        let work = Task {
             do {
                 try await client.withConnection { connection in
                     guard watchdog.attach(connection) else { return }
-                    events.continuation.yield(.leased(connection))
-                    for await _ in released.stream { break }
+                    let result: Result<T, any Error>
+                    do {
+                        result = .success(try await body(connection, logger))
+                    } catch {
+                        result = .failure(error)
+                    }
+                    // Before the connection goes back to the pool, so the deadline can never close it there.
+                    let expired = watchdog.detach()
+                    events.continuation.yield(.finished(result, expired: expired))
                 }
             } catch {
                 events.continuation.yield(.failed(error))
@@ -179,40 +183,18 @@ public final class PostgresStore: SharedPublisherStore {
             watchdog.expire()
             events.continuation.yield(.timedOut(OperationTimedOut(timeout: timeout, leasing: false)))
         }
-        let work = Mutex<Task<Void, Never>?>(nil)
         defer {
             events.continuation.finish()
             deadline.cancel()
-            let started = work.withLock { task -> Bool in
-                guard let task else { return false }
-                task.cancel()
-                return true
-            }
-            if !started {
-                released.continuation.finish()
-                lease.cancel()
-            }
+            // Still waiting for a connection: stop. A running `body` is left to end (its connection was closed).
+            if !watchdog.isLeased { work.cancel() }
         }
         do {
             return try await withTaskCancellationHandler {
-                var iterator = events.stream.makeAsyncIterator()
-                while let event = await iterator.next() {
+                for await event in events.stream {
                     switch event {
-                    case .leased(let connection):
-                        let task = Task {
-                            defer { released.continuation.finish() }
-                            do {
-                                events.continuation.yield(.finished(.success(try await body(connection, logger))))
-                            } catch {
-                                events.continuation.yield(.finished(.failure(error)))
-                            }
-                        }
-                        work.withLock { $0 = task }
-                    case .finished(let result):
+                    case .finished(let result, let expired):
                         // The deadline closed the connection under the statement: say so, not "connection closed".
-                        let expired = watchdog.hasExpired
-                        // Otherwise the connection goes back to the pool healthy: the deadline must not close it.
-                        watchdog.detach()
                         switch result {
                         case .success(let value): return value
                         case .failure(let error):
@@ -286,12 +268,12 @@ public final class PostgresStore: SharedPublisherStore {
     }
 }
 
-/// What an operation's tasks report: the connection leased, the pool's failure, the deadline, or `body`'s end.
+/// What an operation's tasks report: the pool's failure, the deadline, or `body`'s end.
 private enum OperationEvent<T: Sendable>: Sendable {
-    case leased(PostgresConnection)
     case failed(any Error)
     case timedOut(OperationTimedOut)
-    case finished(Result<T, any Error>)
+    /// `expired`: the deadline passed while `body` ran (and closed its connection).
+    case finished(Result<T, any Error>, expired: Bool)
 }
 
 /// The deadline of one operation: once expired, it closes the connection the operation uses.
@@ -311,9 +293,13 @@ private final class OperationWatchdog: Sendable {
     /// Whether a connection was leased.
     var isLeased: Bool { state.withLock { $0.leased } }
 
-    /// Forgets the connection: the operation is over.
-    func detach() {
-        state.withLock { $0.connection = nil }
+    /// Forgets the connection, which the operation is done with; whether the deadline had passed meanwhile.
+    @discardableResult
+    func detach() -> Bool {
+        state.withLock { state in
+            state.connection = nil
+            return state.expired
+        }
     }
 
     /// Marks the deadline passed and closes the connection in use, if any.
@@ -327,7 +313,6 @@ private final class OperationWatchdog: Sendable {
         _ = closing
     }
 
-    var hasExpired: Bool { state.withLock { $0.expired } }
 }
 
 /// An operation ran out of time.
