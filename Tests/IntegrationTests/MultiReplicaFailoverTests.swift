@@ -282,6 +282,12 @@ extension MultiReplicaTests {
             #expect(try await syncOwner() == "replica-0")
             _ = try alertmanager.amtool(["silence", "add", "alertname=FailoverFirst", "--duration=1h", "--comment=failover", "--author=test"])
             try await Self.poll("the first alert's acknowledge", timeout: .seconds(30)) { actions(of: firstKey).contains("acknowledge") }
+            // …and recorded as delivered: killed with the request in flight, the owner could not record PagerDuty's
+            // answer and the survivor would send it again (at-least-once, harmless with the same dedup_key), which
+            // is not what this test is about.
+            try await Self.poll("the acknowledge recorded as delivered", timeout: .seconds(30)) {
+                try await cluster.sql("SELECT count(*) FROM outbox", in: database).trimmingCharacters(in: .whitespacesAndNewlines) == "0"
+            }
 
             // kill -9 the sync owner, then silence the second alert: only the survivor can acknowledge it.
             owner.kill()
