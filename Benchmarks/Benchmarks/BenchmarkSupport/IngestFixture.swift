@@ -81,11 +81,13 @@ public final class DiscardingStore: PublisherStore {
     public func checkWritable() async throws {}
 
     public func decide<Outcome: Sendable>(
-        keys: Set<LedgerKey>, cache: LedgerCache, _ decide: LedgerDecider<Outcome>
+        keys: Set<LedgerKey>, cache: LedgerCache, _ decide: @escaping LedgerDecider<Outcome>
     ) async throws -> Outcome {
         try await decideFromCache(keys: keys, cache: cache, decide)
     }
 
     public func recordRequest(lane: String, finishedAt date: Date) async throws {}
     public func requestTimes(lane: String, since date: Date) async throws -> [Date] { [] }
+    public func hasInboundEvent(id: String) async throws -> Bool { false }
+    public func rememberInboundEvent(id: String, at date: Date) async throws {}
 }
