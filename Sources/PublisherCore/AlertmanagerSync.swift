@@ -303,10 +303,12 @@ public final class AlertmanagerSync: Service {
         for route in Set(pass.outbox.map(\.route)).sorted() { signal.notify(route: route) }
     }
 
-    /// Whether the sync looks at `entry`: an open incident (no resolve held), or one the sync resolved because
-    /// its alert was silenced or inhibited.
+    /// Whether the sync looks at `entry`: an open incident (no resolve held), one the sync resolved because
+    /// its alert was silenced or inhibited, or one with a silence of ours to extend or expire.
     static func isCandidate(_ entry: LedgerEntry) -> Bool {
-        guard entry.subject != .change, entry.resolveHeldUntil == nil else { return false }
+        guard entry.subject != .change else { return false }
+        if entry.ownSilence != nil { return true }
+        guard entry.resolveHeldUntil == nil else { return false }
         return entry.isOpen || (entry.lastAction == .resolve && (entry.cause == .silenced || entry.cause == .inhibited))
     }
 

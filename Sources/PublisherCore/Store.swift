@@ -70,6 +70,36 @@ public struct IncidentState: Sendable, Hashable {
     }
 }
 
+/// A silence this daemon created in Alertmanager for one alert, because of what PagerDuty reported about its
+/// incident. The daemon only ever extends or expires silences recorded here: never anybody else's.
+public struct OwnSilence: Sendable, Hashable {
+    /// Why the silence exists, which decides how long it lives.
+    public enum Purpose: String, Sendable, Hashable, CaseIterable {
+        /// A responder acknowledged the incident (`acknowledged: silence`): extended while PagerDuty still says
+        /// acknowledged, expired when it says resolved or triggered again.
+        case acknowledged
+        /// A responder resolved the incident while the alert still fired (`manual_resolve: silence:D`): lasts D,
+        /// never extended; expired early if PagerDuty reports a newer state.
+        case manualResolve = "manual_resolve"
+    }
+
+    public var purpose: Purpose
+    /// The ``IncidentState/changedAt`` of the PagerDuty state the silence answers: a newer state ends it.
+    public var answering: Date
+    /// When the silence ends, as last created or extended.
+    public var endsAt: Date
+    /// The silence's id on each Alertmanager (by its display name) that took it; an Alertmanager missing here
+    /// gets the silence at the next sync.
+    public var ids: [String: String]
+
+    public init(purpose: Purpose, answering: Date, endsAt: Date, ids: [String: String] = [:]) {
+        self.purpose = purpose
+        self.answering = answering
+        self.endsAt = endsAt
+        self.ids = ids
+    }
+}
+
 /// What the ledger remembers of one alert on one route: the last action sent (or queued) for its dedup_key.
 public struct LedgerEntry: Sendable, Hashable {
     /// The route whose routing key the alert's events go to.
@@ -94,6 +124,8 @@ public struct LedgerEntry: Sendable, Hashable {
     public var resolveHeldUntil: Date?
     /// What PagerDuty last said about the incident, when one of its webhooks named this entry's dedup_key.
     public var incident: IncidentState?
+    /// The silence this daemon keeps in Alertmanager for the alert, when a policy made one.
+    public var ownSilence: OwnSilence?
 
     public init(
         route: String,
@@ -106,7 +138,8 @@ public struct LedgerEntry: Sendable, Hashable {
         cause: LedgerCause = .webhook,
         remembered: RememberedPayload? = nil,
         resolveHeldUntil: Date? = nil,
-        incident: IncidentState? = nil
+        incident: IncidentState? = nil,
+        ownSilence: OwnSilence? = nil
     ) {
         self.route = route
         self.dedupKey = dedupKey
@@ -119,6 +152,7 @@ public struct LedgerEntry: Sendable, Hashable {
         self.remembered = remembered
         self.resolveHeldUntil = resolveHeldUntil
         self.incident = incident
+        self.ownSilence = ownSilence
     }
 
     /// The key of this entry.
@@ -382,7 +416,8 @@ extension PublisherStore {
 /// background work that scans the ledger (the Alertmanager sync, held resolves) reads it from the store.
 public protocol SharedPublisherStore: PublisherStore {
     /// Entries the Alertmanager sync looks at: those with an open incident (not a change announcement, no
-    /// resolve held), and those the sync resolved because the alert was silenced or inhibited.
+    /// resolve held), those the sync resolved because the alert was silenced or inhibited, and those with an
+    /// ``LedgerEntry/ownSilence``.
     func syncCandidates() async throws -> [LedgerEntry]
 
     /// Entries whose held resolve is due at `date`.
