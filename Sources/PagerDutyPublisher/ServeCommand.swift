@@ -143,6 +143,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("pagerduty-webhook-secret-file"), parsing: .singleValue, help: "File holding the signing secret of a PagerDuty v3 webhook subscription (POST /v1/pagerduty); repeat during a rotation. Without it, /v1/pagerduty answers 404. [env: PAGERDUTY_PUBLISHER_PAGERDUTY_WEBHOOK_SECRET_FILES, comma-separated]")
     var pagerDutyWebhookSecretFiles: [String] = []
 
+    @Option(name: .customLong("acknowledged-action"), help: "When a responder acknowledges an incident in PagerDuty, for routes that do not say: silence (the alert, in every --alertmanager-url, while it stays acknowledged) or nothing. Needs --pagerduty-webhook-secret-file. [env: PAGERDUTY_PUBLISHER_ACKNOWLEDGED_ACTION] (default: nothing)")
+    var acknowledgedAction: String?
+
+    @Option(name: .customLong("ack-silence-duration"), help: "How long a silence for an acknowledged incident lasts; it is extended while the incident stays acknowledged. [env: PAGERDUTY_PUBLISHER_ACK_SILENCE_DURATION] (default: 1h)")
+    var ackSilenceDuration: String?
+
+    @Option(name: .customLong("manual-resolve-action"), help: "When a responder resolves an incident in PagerDuty while its alert still fires, for routes that do not say: retrigger-after:DURATION, silence:DURATION or nothing. [env: PAGERDUTY_PUBLISHER_MANUAL_RESOLVE_ACTION] (default: nothing)")
+    var manualResolveAction: String?
+
+    @Option(name: .customLong("reopen-action"), help: "When a silence that acknowledged an incident ends and PagerDuty still says acknowledged, for routes that do not say: resolve-then-trigger (a new incident that pages) or nothing. [env: PAGERDUTY_PUBLISHER_REOPEN_ACTION] (default: nothing)")
+    var reopenAction: String?
+
     @Option(name: .customLong("flap-resolve-hold"), help: "Damping: hold a flapping alert's resolve this long, dropping it if the alert fires again (0 = off). [env: PAGERDUTY_PUBLISHER_FLAP_RESOLVE_HOLD] (default: 0)")
     var flapResolveHold: String?
 

@@ -215,7 +215,12 @@ struct ServeSettings: Sendable {
                 silenced: try choice(options.silencedAction, "PAGERDUTY_PUBLISHER_SILENCED_ACTION", MuteAction.acknowledge, name: "The silenced action"),
                 inhibited: try choice(options.inhibitedAction, "PAGERDUTY_PUBLISHER_INHIBITED_ACTION", MuteAction.nothing, name: "The inhibited action")
             ),
-            incidentPer: try choice(options.incidentPer, "PAGERDUTY_PUBLISHER_INCIDENT_PER", IncidentGrouping.alert, name: "--incident-per")
+            incidentPer: try choice(options.incidentPer, "PAGERDUTY_PUBLISHER_INCIDENT_PER", IncidentGrouping.alert, name: "--incident-per"),
+            feedbackPolicy: FeedbackPolicy(
+                acknowledged: try choice(options.acknowledgedAction, "PAGERDUTY_PUBLISHER_ACKNOWLEDGED_ACTION", AcknowledgedAction.nothing, name: "--acknowledged-action"),
+                manualResolve: try Self.manualResolveAction(value(options.manualResolveAction, "PAGERDUTY_PUBLISHER_MANUAL_RESOLVE_ACTION")),
+                reopen: try choice(options.reopenAction, "PAGERDUTY_PUBLISHER_REOPEN_ACTION", ReopenAction.nothing, name: "--reopen-action")
+            )
         )
 
         let alertmanagerURLs =
@@ -249,10 +254,14 @@ struct ServeSettings: Sendable {
         }
         alertmanagerSync = AlertmanagerSyncConfiguration(
             pollInterval: try duration(options.alertmanagerPollInterval, "PAGERDUTY_PUBLISHER_ALERTMANAGER_POLL_INTERVAL", .seconds(30), name: "The Alertmanager poll interval"),
-            gracePeriod: try duration(options.alertmanagerGracePeriod, "PAGERDUTY_PUBLISHER_ALERTMANAGER_GRACE_PERIOD", .seconds(300), name: "The Alertmanager grace period")
+            gracePeriod: try duration(options.alertmanagerGracePeriod, "PAGERDUTY_PUBLISHER_ALERTMANAGER_GRACE_PERIOD", .seconds(300), name: "The Alertmanager grace period"),
+            acknowledgedSilenceDuration: try duration(options.ackSilenceDuration, "PAGERDUTY_PUBLISHER_ACK_SILENCE_DURATION", .seconds(3600), name: "--ack-silence-duration")
         )
         guard alertmanagerSync.pollInterval > .zero else {
             throw SettingsError(description: "The Alertmanager poll interval must be positive.")
+        }
+        guard alertmanagerSync.acknowledgedSilenceDuration >= .seconds(60) else {
+            throw SettingsError(description: "--ack-silence-duration must be at least 1m (the silence is extended at half of it).")
         }
         alertmanagerBearerToken = try Self.secret(
             direct: environment["PAGERDUTY_PUBLISHER_ALERTMANAGER_BEARER_TOKEN"],
@@ -284,6 +293,16 @@ struct ServeSettings: Sendable {
             window: flapWindow,
             resolveHold: resolveHold == .zero ? nil : resolveHold
         )
+    }
+
+    /// `--manual-resolve-action`'s value: `retrigger-after:DURATION`, `silence:DURATION` or `nothing` (default).
+    static func manualResolveAction(_ text: String?) throws -> ManualResolveAction {
+        guard let text else { return .nothing }
+        guard let action = ManualResolveAction(text: text.lowercased(), parseDuration: { DurationText.parse(String($0)) }) else {
+            throw SettingsError(
+                description: "--manual-resolve-action \"\(text)\" is not one of \(ManualResolveAction.forms), with a positive duration such as 10m (flag or PAGERDUTY_PUBLISHER_MANUAL_RESOLVE_ACTION).")
+        }
+        return action
     }
 
     /// Reads a secret given directly or as a file (surrounding white space removed). Both at once is an error,

@@ -25,12 +25,18 @@ public struct RouteDefaults: Sendable {
     public var mutePolicy: MutePolicy
     /// One incident per alert, or per Alertmanager group.
     public var incidentPer: IncidentGrouping
+    /// What responders' acknowledges and resolves in PagerDuty lead to.
+    public var feedbackPolicy: FeedbackPolicy
 
     /// The defaults `serve` uses when no flag changes them.
-    public init(severity: Severity = .error, mutePolicy: MutePolicy = MutePolicy(), incidentPer: IncidentGrouping = .alert) {
+    public init(
+        severity: Severity = .error, mutePolicy: MutePolicy = MutePolicy(), incidentPer: IncidentGrouping = .alert,
+        feedbackPolicy: FeedbackPolicy = FeedbackPolicy()
+    ) {
         self.severity = severity
         self.mutePolicy = mutePolicy
         self.incidentPer = incidentPer
+        self.feedbackPolicy = feedbackPolicy
     }
 }
 
@@ -51,6 +57,9 @@ public struct RouteDefaults: Sendable {
 ///     silenced: acknowledge               # acknowledge | resolve | nothing (needs --alertmanager-url)
 ///     inhibited: nothing                  # acknowledge | resolve | nothing
 ///     incident_per: alert                 # alert | group (one incident per Alertmanager group)
+///     acknowledged: silence               # silence | nothing (needs PagerDuty's webhooks and --alertmanager-url)
+///     manual_resolve: retrigger-after:10m # retrigger-after:DURATION | silence:DURATION | nothing
+///     reopen: resolve-then-trigger        # resolve-then-trigger | nothing
 /// ```
 /// A route called `default` in the file is replaced by the one from `--routing-key` when both exist.
 public struct RouteConfiguration: Sendable {
@@ -62,7 +71,7 @@ public struct RouteConfiguration: Sendable {
     static let topLevelKeys: Set<String> = ["routes"]
     static let routeKeys: Set<String> = [
         "name", "routing_key", "routing_key_file", "match", "severity_map", "default_severity", "summary_template",
-        "fields", "details", "links", "silenced", "inhibited", "incident_per",
+        "fields", "details", "links", "silenced", "inhibited", "incident_per", "acknowledged", "manual_resolve", "reopen",
     ]
     static let fieldKeys: Set<String> = ["source", "component", "group", "class"]
     static let detailsKeys: Set<String> = ["include", "exclude"]
@@ -258,10 +267,23 @@ public struct RouteConfiguration: Sendable {
             inhibited: choice(fields, "inhibited", default: defaults.mutePolicy.inhibited, at: where_, problems: &problems)
         )
         let incidentPer = choice(fields, "incident_per", default: defaults.incidentPer, at: where_, problems: &problems)
+        var manualResolve = defaults.feedbackPolicy.manualResolve
+        if let value = fields["manual_resolve"] {
+            if let text = value as? String, let parsed = ManualResolveAction(text: text.lowercased(), parseDuration: { DurationText.parse(String($0)) }) {
+                manualResolve = parsed
+            } else {
+                problems.append("\(where_): manual_resolve must be \(ManualResolveAction.forms), with a positive duration such as 10m.")
+            }
+        }
+        let feedbackPolicy = FeedbackPolicy(
+            acknowledged: choice(fields, "acknowledged", default: defaults.feedbackPolicy.acknowledged, at: where_, problems: &problems),
+            manualResolve: manualResolve,
+            reopen: choice(fields, "reopen", default: defaults.feedbackPolicy.reopen, at: where_, problems: &problems)
+        )
         guard problems.count == before, let key else { return nil }
         return Route(
             name: name, routingKey: key, matchers: matchers, mapper: mapper, mutePolicy: mutePolicy,
-            incidentPer: incidentPer)
+            incidentPer: incidentPer, feedbackPolicy: feedbackPolicy)
     }
 
     /// The value of `setting` as one of `Choice`'s cases (any letter case), else `fallback`. Any other value is a

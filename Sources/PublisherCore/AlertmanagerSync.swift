@@ -36,10 +36,14 @@ public struct AlertmanagerSyncConfiguration: Sendable, Hashable {
     /// An open incident whose alert no configured Alertmanager reports (or reports as ended) is resolved once
     /// this long has passed, counted only while every configured Alertmanager answers. Default 5 minutes.
     public var gracePeriod: Duration
+    /// How long a silence for an acknowledged incident (`acknowledged: silence`) lasts; it is extended while
+    /// PagerDuty still says acknowledged, once less than half of it is left. Default 1 hour.
+    public var acknowledgedSilenceDuration: Duration
 
-    public init(pollInterval: Duration = .seconds(30), gracePeriod: Duration = .seconds(300)) {
+    public init(pollInterval: Duration = .seconds(30), gracePeriod: Duration = .seconds(300), acknowledgedSilenceDuration: Duration = .seconds(3600)) {
         self.pollInterval = pollInterval
         self.gracePeriod = gracePeriod
+        self.acknowledgedSilenceDuration = acknowledgedSilenceDuration
     }
 }
 
@@ -111,8 +115,15 @@ public enum SyncRules {
 /// current alerts of each configured Alertmanager (an HA pair is read as one) and, for each incident the ledger
 /// holds open:
 /// - silenced → acknowledge (or resolve, or nothing: the route's policy); inhibited → the inhibited policy;
-/// - no longer muted and still firing → trigger again;
+/// - no longer muted and still firing → trigger again (after a resolve, when PagerDuty still says acknowledged
+///   and the route's `reopen` is `resolve-then-trigger`);
 /// - reported by none of them (or ended) for longer than the grace period → resolve (reconciliation).
+///
+/// And it makes Alertmanager follow what responders do in PagerDuty (recorded on the ledger from its signed
+/// webhooks), by the route's ``FeedbackPolicy``: silences for acknowledged incidents, kept while they stay
+/// acknowledged and expired after; a silence or a new incident for an incident resolved while its alert fires.
+/// The daemon's own silences never count as a silence that mutes the alert (``SilenceRules``), so they cannot
+/// feed back into acknowledges.
 ///
 /// An Alertmanager that cannot be asked changes nothing: it is logged, `pagerduty_publisher_alertmanager_up`
 /// shows 0, and no incident is resolved by reconciliation until every configured Alertmanager answers again
@@ -130,6 +141,7 @@ public final class AlertmanagerSync: Service {
     private let metrics: PublisherMetrics
     private let gate: AsyncGate
     private let ownership: any WorkOwnership
+    private let keeper: SilenceKeeper
     private let logger: Logger
     private let state = Mutex(SyncState())
 
@@ -154,9 +166,11 @@ public final class AlertmanagerSync: Service {
         metrics: PublisherMetrics,
         gate: AsyncGate,
         ownership: any WorkOwnership = SoleReplica(),
+        silencers: [any AlertmanagerSilencing] = [],
         logger: Logger
     ) {
         self.ownership = ownership
+        self.keeper = SilenceKeeper(silencers: silencers, metrics: metrics, logger: logger)
         self.sources = sources
         self.store = store
         self.routes = routes
@@ -198,7 +212,7 @@ public final class AlertmanagerSync: Service {
         }
         let answers = await AlertmanagerReads.readEach(sources)
         let now = clock.now
-        var views: [String: [AlertmanagerView]] = [:]
+        var observations: [String: [ObservedAlert]] = [:]
         var everyAnswered = true
         for (source, answer) in zip(sources, answers) {
             switch answer {
@@ -206,7 +220,7 @@ public final class AlertmanagerSync: Service {
                 noteReachability(of: source.displayName, isUp: true, error: nil)
                 for observed in alerts {
                     guard let fingerprint = try? DedupKey.of(observed.alert) else { continue }
-                    views[fingerprint, default: []].append(Self.view(of: observed, at: now))
+                    observations[fingerprint, default: []].append(observed)
                 }
             case .failure(let error):
                 everyAnswered = false
@@ -233,16 +247,20 @@ public final class AlertmanagerSync: Service {
                 return
             }
         }
-        await gate.withGate {
-            await apply(
-                views: views.mapValues(AlertmanagerView.merging), candidates: sharedCandidates,
-                everyAnswered: everyAnswered, now: now)
+        let plans = await gate.withGate {
+            await apply(observations: observations, candidates: sharedCandidates, everyAnswered: everyAnswered, now: now)
         }
+        guard !plans.isEmpty else { return }
+        // Alertmanager is asked outside the gate: its answers must not hold back webhooks.
+        let outcomes = await keeper.carryOut(plans, now: now)
+        await gate.withGate { await record(outcomes) }
     }
 
-    private static func view(of observed: ObservedAlert, at now: Date) -> AlertmanagerView {
+    /// What `observed` says, with the daemon's own silences (`ownSilences`) not counted as muting it.
+    private static func view(of observed: ObservedAlert, at now: Date, ignoring ownSilences: Set<String>) -> AlertmanagerView {
         if let endsAt = observed.alert.endsAt, endsAt <= now { return .absent }
-        if !observed.silencedBy.isEmpty { return .silenced(by: observed.silencedBy) }
+        let silencedBy = observed.silencedBy.filter { !ownSilences.contains($0) }
+        if !silencedBy.isEmpty { return .silenced(by: silencedBy) }
         if !observed.inhibitedBy.isEmpty { return .inhibited }
         return .active(observed.alert)
     }
@@ -270,6 +288,7 @@ public final class AlertmanagerSync: Service {
         var outbox: [OutboxMessage] = []
         var counted: [Counted] = []
         var stillMissing: [LedgerKey: Date] = [:]
+        var silences: [SilencePlan] = []
 
         struct Counted: Sendable {
             var action: EventAction
@@ -280,27 +299,49 @@ public final class AlertmanagerSync: Service {
     /// One pass over the open incidents, under the ledger's gate. The candidates come from the ledger cache, or
     /// (`sharedCandidates`) from the store when other replicas write it too; the decisions run inside the store's
     /// transaction on the entries as stored (``PublisherStore/decide(keys:cache:_:)``).
-    private func apply(views: [String: AlertmanagerView], candidates sharedCandidates: [LedgerEntry]?, everyAnswered: Bool, now: Date) async {
+    /// Returns the silences to create, extend or expire, which the caller carries out after the gate.
+    private func apply(observations: [String: [ObservedAlert]], candidates sharedCandidates: [LedgerEntry]?, everyAnswered: Bool, now: Date) async -> [SilencePlan] {
         let candidates = sharedCandidates ?? ledger.entries(where: Self.isCandidate)
         let missingSince = state.withLock { $0.missingSince }
         let pass: SyncPass
         do {
             pass = try await store.decide(keys: Set(candidates.map(\.key)), cache: ledger) { stored in
                 let pass = self.decide(
-                    stored.values.filter(Self.isCandidate), views: views, everyAnswered: everyAnswered,
+                    stored.values.filter(Self.isCandidate), observations: observations, everyAnswered: everyAnswered,
                     missingSince: missingSince, now: now)
                 return LedgerChanges(ledger: pass.entries, outbox: pass.outbox, outcome: pass)
             }
         } catch {
             logger.error("Alertmanager sync could not store its changes; it retries at the next poll", metadata: ["error": "\(error)"])
-            return
+            return []
         }
         // Never resolve while an Alertmanager is unreachable: the grace period starts over once all answer.
         state.withLock { $0.missingSince = everyAnswered ? pass.stillMissing : [:] }
-        guard !pass.entries.isEmpty else { return }
+        guard !pass.entries.isEmpty else { return pass.silences }
         ledger.apply(pass.entries)
         for counted in pass.counted { metrics.recordSyncAction(counted.action, cause: counted.cause) }
         for route in Set(pass.outbox.map(\.route)).sorted() { signal.notify(route: route) }
+        return pass.silences
+    }
+
+    /// Records on the ledger which silences now exist, on each entry as stored.
+    private func record(_ outcomes: [SilenceKeeper.Outcome]) async {
+        let byKey = Dictionary(outcomes.map { ($0.plan.key, $0) }, uniquingKeysWith: { $1 })
+        do {
+            let changed = try await store.decide(keys: Set(byKey.keys), cache: ledger) { stored in
+                let entries = stored.values.compactMap { entry -> LedgerEntry? in
+                    guard let outcome = byKey[entry.key] else { return nil }
+                    let recorded = SilenceKeeper.recording(outcome, on: entry)
+                    return recorded == entry ? nil : recorded
+                }
+                return LedgerChanges(ledger: entries, outbox: [], outcome: entries)
+            }
+            ledger.apply(changed)
+        } catch {
+            // The silences exist but are not recorded: the acknowledged ones are created again at the next poll
+            // (a duplicate that ends on its own), and expired ones are expired again (harmless).
+            logger.error("Alertmanager sync could not record its silences", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Whether the sync looks at `entry`: an open incident (no resolve held), one the sync resolved because
@@ -315,32 +356,67 @@ public final class AlertmanagerSync: Service {
     /// Decides what the Alertmanagers' views call for, for each of `candidates` (as stored).
     private func decide(
         _ candidates: [LedgerEntry],
-        views: [String: AlertmanagerView],
+        observations: [String: [ObservedAlert]],
         everyAnswered: Bool,
         missingSince: [LedgerKey: Date],
         now: Date
     ) -> SyncPass {
         var pass = SyncPass()
-        for var entry in candidates {
-            guard let route = routes.route(named: entry.route) else { continue }
-            let view = self.view(of: entry, in: views)
+        let alertmanagers = keeper.silencers.map(\.displayName)
+        for original in candidates {
+            guard let route = routes.route(named: original.route) else { continue }
+            let view = self.view(of: original, in: observations, now: now)
+            let firing: Bool
+            if case .active = view { firing = true } else { firing = false }
+            let silence = SilenceRules.plan(
+                for: original, policy: route.feedbackPolicy, firing: firing,
+                labels: original.subject == .alert ? observations[original.dedupKey]?.first?.alert.labels : nil,
+                alertmanagers: alertmanagers, acknowledgedSilenceDuration: configuration.acknowledgedSilenceDuration,
+                settle: configuration.pollInterval, now: now)
+            if let plan = silence.plan { pass.silences.append(plan) }
+            var entry = silence.entry
+            var changed = entry != original
+            if FeedbackRules.isRetriggerDue(
+                for: entry, policy: route.feedbackPolicy, firing: firing, settle: configuration.pollInterval, now: now),
+                case .active(let alert) = view
+            {
+                let reason = "resolved in PagerDuty while still firing in Alertmanager"
+                let observed = entry.subject == .alert ? alert : nil
+                if let message = queue(.trigger, cause: .webhook, for: &entry, observed: observed, reason: reason, now: now) {
+                    pass.outbox.append(message)
+                    pass.counted.append(.init(action: .trigger, cause: "manual_resolve"))
+                    log(.trigger, entry: entry, reason: reason)
+                    changed = true
+                }
+                if changed { pass.entries.append(entry) }
+                continue
+            }
+            // A held resolve is damping's business; the entry is here only for its silence.
+            guard entry.resolveHeldUntil == nil else {
+                if changed { pass.entries.append(entry) }
+                continue
+            }
             if case .absent = view {
-                guard entry.isOpen, everyAnswered else { continue }
+                guard entry.isOpen, everyAnswered else {
+                    if changed { pass.entries.append(entry) }
+                    continue
+                }
                 let since = missingSince[entry.key] ?? now
                 guard now.timeIntervalSince(since) >= configuration.gracePeriod.seconds else {
                     pass.stillMissing[entry.key] = since
+                    if changed { pass.entries.append(entry) }
                     continue
                 }
                 let reason = "no configured Alertmanager has reported this alert for \(Int(now.timeIntervalSince(since))) s"
                 if let message = queue(.resolve, cause: .reconciled, for: &entry, observed: nil, reason: reason, now: now) {
                     pass.outbox.append(message)
-                    pass.entries.append(entry)
                     pass.counted.append(.init(action: .resolve, cause: "reconciled"))
                     log(.resolve, entry: entry, reason: reason)
+                    changed = true
                 }
+                if changed { pass.entries.append(entry) }
                 continue
             }
-            var changed = false
             if now.timeIntervalSince(entry.lastSeen) > policy.entryTTL.seconds / 4 {
                 // Alertmanager still knows the alert: keep the entry alive while webhooks are silent about it.
                 entry.lastSeen = now
@@ -350,6 +426,17 @@ public final class AlertmanagerSync: Service {
                 let reason = Self.reason(for: step.action, view: view)
                 var observed: Alert?
                 if case .active(let alert) = view, entry.subject == .alert { observed = alert }
+                if step.action == .trigger, FeedbackRules.mustResolveBeforeTrigger(entry, policy: route.feedbackPolicy) {
+                    // The Events API cannot un-acknowledge: close the acknowledged incident so the trigger opens a
+                    // new one, which pages.
+                    let reason = "the silence ended while PagerDuty still reports the incident acknowledged"
+                    if let message = queue(.resolve, cause: .webhook, for: &entry, observed: nil, reason: reason, now: now) {
+                        pass.outbox.append(message)
+                        pass.counted.append(.init(action: .resolve, cause: "reopened"))
+                        log(.resolve, entry: entry, reason: reason)
+                        changed = true
+                    }
+                }
                 if let message = queue(step.action, cause: step.cause, for: &entry, observed: observed, reason: reason, now: now) {
                     pass.outbox.append(message)
                     pass.counted.append(.init(action: step.action, cause: step.cause == .webhook ? "unmuted" : step.cause.rawValue))
@@ -362,11 +449,18 @@ public final class AlertmanagerSync: Service {
         return pass
     }
 
-    private func view(of entry: LedgerEntry, in views: [String: AlertmanagerView]) -> AlertmanagerView {
+    /// What the Alertmanagers, taken together, say about `entry`'s alert (or group), not counting the entry's own
+    /// silences as muting it.
+    private func view(of entry: LedgerEntry, in observations: [String: [ObservedAlert]], now: Date) -> AlertmanagerView {
+        let own = Set(entry.ownSilence?.ids.values.map { $0 } ?? [])
+        func view(of fingerprint: String) -> AlertmanagerView {
+            guard let observed = observations[fingerprint] else { return .absent }
+            return AlertmanagerView.merging(observed.map { Self.view(of: $0, at: now, ignoring: own) })
+        }
         switch entry.subject {
-        case .alert: views[entry.dedupKey] ?? .absent
-        case .group(let members): AlertmanagerView.merging(members.map { views[$0] ?? .absent })
-        case .change: .absent
+        case .alert: return view(of: entry.dedupKey)
+        case .group(let members): return AlertmanagerView.merging(members.map(view(of:)))
+        case .change: return .absent
         }
     }
 

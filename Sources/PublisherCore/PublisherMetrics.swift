@@ -27,6 +27,7 @@ public final class PublisherMetrics: Sendable {
         public static let syncActions = "pagerduty_publisher_alertmanager_sync_actions_total"
         public static let inboundWebhooks = "pagerduty_publisher_inbound_webhooks_total"
         public static let incidents = "pagerduty_publisher_incidents"
+        public static let silences = "pagerduty_publisher_silences_total"
     }
 
     /// The `error_type` values of `pagerduty_api_errors_total`.
@@ -157,6 +158,12 @@ public final class PublisherMetrics: Sendable {
     /// `malformed`, `too_large`, `unavailable`).
     public func recordInboundWebhook(eventType: String, result: String) {
         counter(Name.inboundWebhooks, [("event_type", eventType), ("result", result)]).increment()
+    }
+
+    /// Counts one change to a silence of this daemon's on one Alertmanager: `created`, `extended`, `expired`,
+    /// or `failed` (the Alertmanager could not be asked, or refused; the sync tries again at its next poll).
+    public func recordSilence(_ action: SilenceAction) {
+        counter(Name.silences, [("action", action.rawValue)]).increment()
     }
 
     /// Updates the ledger size gauge.

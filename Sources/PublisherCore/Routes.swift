@@ -17,6 +17,8 @@ public struct Route: Sendable {
     public var mutePolicy: MutePolicy
     /// One incident per alert (the default) or per Alertmanager group.
     public var incidentPer: IncidentGrouping
+    /// What the Alertmanager sync does when responders acknowledge or resolve the route's incidents in PagerDuty.
+    public var feedbackPolicy: FeedbackPolicy
 
     public init(
         name: String,
@@ -24,7 +26,8 @@ public struct Route: Sendable {
         matchers: [LabelMatcher] = [],
         mapper: EventMapper? = nil,
         mutePolicy: MutePolicy = MutePolicy(),
-        incidentPer: IncidentGrouping = .alert
+        incidentPer: IncidentGrouping = .alert,
+        feedbackPolicy: FeedbackPolicy = FeedbackPolicy()
     ) {
         self.name = name
         self.routingKey = routingKey
@@ -32,6 +35,7 @@ public struct Route: Sendable {
         self.mapper = mapper
         self.mutePolicy = mutePolicy
         self.incidentPer = incidentPer
+        self.feedbackPolicy = feedbackPolicy
     }
 
     /// Whether label-based selection picks this route for `labels`.
@@ -141,5 +145,71 @@ public final class RouteTable: Sendable {
             byName: Dictionary(routes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }),
             defaultRoute: defaultRoute
         )
+    }
+}
+
+/// What the daemon does in Alertmanager when a responder acknowledges an incident in PagerDuty.
+public enum AcknowledgedAction: String, Sendable, Hashable, CaseIterable {
+    /// Silence exactly that alert in every configured Alertmanager while the incident stays acknowledged, so its
+    /// other receivers stop repeating it.
+    case silence
+    /// Leave Alertmanager alone.
+    case nothing
+}
+
+/// What the daemon does when a responder resolves an incident in PagerDuty while Alertmanager still reports its
+/// alert firing. Written `retrigger-after:DURATION`, `silence:DURATION` or `nothing`.
+public enum ManualResolveAction: Sendable, Hashable {
+    /// Trigger a new incident if the alert still fires this long after the resolve.
+    case retriggerAfter(Duration)
+    /// Silence exactly that alert for this long.
+    case silence(Duration)
+    /// Nothing: the alert is triggered again after `--retrigger-interval`, as for any firing alert.
+    case nothing
+
+    /// Parses `retrigger-after:DURATION`, `silence:DURATION` or `nothing`, with `parseDuration` reading the part
+    /// after the colon (`nil` when it is not a positive duration). `nil` for anything else.
+    public init?(text: String, parseDuration: (Substring) -> Duration?) {
+        if text == "nothing" {
+            self = .nothing
+            return
+        }
+        guard let colon = text.firstIndex(of: ":") else { return nil }
+        let kind = text[..<colon]
+        guard let duration = parseDuration(text[text.index(after: colon)...]), duration > .zero else { return nil }
+        switch kind {
+        case "retrigger-after": self = .retriggerAfter(duration)
+        case "silence": self = .silence(duration)
+        default: return nil
+        }
+    }
+
+    /// The accepted forms, for error messages.
+    public static let forms = "retrigger-after:DURATION, silence:DURATION or nothing"
+}
+
+/// What the daemon does when a silence it turned into an acknowledge ends while PagerDuty still reports the
+/// incident acknowledged (the Events API cannot un-acknowledge, so a trigger alone would page nobody).
+public enum ReopenAction: String, Sendable, Hashable, CaseIterable {
+    /// Resolve the acknowledged incident, then trigger a new one, which pages.
+    case resolveThenTrigger = "resolve-then-trigger"
+    /// Trigger only: the incident stays acknowledged and nobody is paged.
+    case nothing
+}
+
+/// A route's answers to what responders do in PagerDuty (reported by its signed webhooks), applied by the
+/// Alertmanager sync.
+public struct FeedbackPolicy: Sendable, Hashable {
+    /// When a responder acknowledges. Default nothing.
+    public var acknowledged: AcknowledgedAction
+    /// When a responder resolves while the alert still fires. Default nothing.
+    public var manualResolve: ManualResolveAction
+    /// When a silence's acknowledge outlives the silence. Default nothing.
+    public var reopen: ReopenAction
+
+    public init(acknowledged: AcknowledgedAction = .nothing, manualResolve: ManualResolveAction = .nothing, reopen: ReopenAction = .nothing) {
+        self.acknowledged = acknowledged
+        self.manualResolve = manualResolve
+        self.reopen = reopen
     }
 }

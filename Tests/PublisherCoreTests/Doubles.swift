@@ -388,7 +388,9 @@ final class SharedMemoryStore: SharedPublisherStore {
 
     func syncCandidates() async throws -> [LedgerEntry] {
         inner.ledgerEntries.filter { entry in
-            guard entry.subject != .change, entry.resolveHeldUntil == nil else { return false }
+            guard entry.subject != .change else { return false }
+            if entry.ownSilence != nil { return true }
+            guard entry.resolveHeldUntil == nil else { return false }
             return entry.isOpen || (entry.lastAction == .resolve && (entry.cause == .silenced || entry.cause == .inhibited))
         }
     }

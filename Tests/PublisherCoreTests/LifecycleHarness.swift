@@ -6,10 +6,22 @@ import Prometheus
 import PublisherCore
 import Synchronization
 
-/// An Alertmanager API the test scripts: the alerts it reports, or a failure.
-final class ScriptedAlertmanager: AlertmanagerObserving {
+/// An Alertmanager API the test scripts: the alerts it reports, or a failure. It also keeps silences as a real
+/// one does: a silence whose matchers all equal an alert's labels is listed in that alert's `silencedBy` until it
+/// ends or is expired.
+final class ScriptedAlertmanager: AlertmanagerObserving, AlertmanagerSilencing {
     let displayName: String
     private let answer = Mutex<Result<[ObservedAlert], ScriptedFailure>>(.success([]))
+    private let silenceState = Mutex(SilenceState())
+    private let clock: Mutex<(any PublisherClock)?> = Mutex(nil)
+
+    struct SilenceState {
+        var silences: [String: SilenceRequest] = [:]
+        var expired: [String] = []
+        var posts: [SilenceRequest] = []
+        var nextID = 1
+        var refusing = false
+    }
 
     struct ScriptedFailure: Error, CustomStringConvertible {
         var description: String { "connection refused (scripted)" }
@@ -23,7 +35,56 @@ final class ScriptedAlertmanager: AlertmanagerObserving {
     func goDown() { answer.withLock { $0 = .failure(ScriptedFailure()) } }
 
     func currentAlerts() async throws -> [ObservedAlert] {
-        try answer.withLock { $0 }.get()
+        let alerts = try answer.withLock { $0 }.get()
+        let now = clock.withLock { $0 }?.now ?? Date()
+        let active = silenceState.withLock { $0.silences }.filter { $0.value.startsAt <= now && $0.value.endsAt > now }
+        return alerts.map { observed in
+            var observed = observed
+            for (id, silence) in active.sorted(by: { $0.key < $1.key })
+            where silence.matchers.allSatisfy({ observed.alert.labels[$0.name] == $0.value }) {
+                observed.silencedBy.append(id)
+            }
+            return observed
+        }
+    }
+
+    /// Uses `clock` to tell which silences are in force.
+    func use(_ clock: any PublisherClock) { self.clock.withLock { $0 = clock } }
+
+    func postSilence(_ silence: SilenceRequest) async throws -> String {
+        try silenceState.withLock { state in
+            if state.refusing { throw ScriptedFailure() }
+            state.posts.append(silence)
+            let id = silence.id ?? "own-\(displayName)-\(state.nextID)"
+            if silence.id == nil { state.nextID += 1 }
+            state.silences[id] = silence
+            return id
+        }
+    }
+
+    func expireSilence(id: String) async throws {
+        try silenceState.withLock { state in
+            if state.refusing { throw ScriptedFailure() }
+            state.silences[id] = nil
+            state.expired.append(id)
+        }
+    }
+
+    /// Refuses (or accepts again) every silence call.
+    func refuseSilences(_ refusing: Bool) { silenceState.withLock { $0.refusing = refusing } }
+    /// The silences it holds (ended ones included until expired), by id.
+    var silences: [String: SilenceRequest] { silenceState.withLock { $0.silences } }
+    /// Every silence posted, in order.
+    var silencePosts: [SilenceRequest] { silenceState.withLock { $0.posts } }
+    /// The ids expired through the API, in order.
+    var expiredSilences: [String] { silenceState.withLock { $0.expired } }
+    /// A silence someone else created, matching `labels`.
+    func addForeignSilence(id: String, labels: [String: String], endsAt: Date) {
+        silenceState.withLock {
+            $0.silences[id] = SilenceRequest(
+                matchers: SilenceRequest.matchers(exactly: labels), startsAt: .distantPast, endsAt: endsAt, createdBy: "ops",
+                comment: "maintenance")
+        }
     }
 }
 
@@ -53,14 +114,16 @@ struct LifecycleHarness {
         flapPolicy: FlapPolicy = .off,
         gracePeriod: Duration = .seconds(300),
         sharedStore: Bool = false,
-        ownership: any WorkOwnership = SoleReplica()
+        ownership: any WorkOwnership = SoleReplica(),
+        feedbackPolicy: FeedbackPolicy = FeedbackPolicy(),
+        acknowledgedSilenceDuration: Duration = .seconds(3600)
     ) {
         // A shared store decides on its own rows, as with several replicas on PostgreSQL.
         let backing: any PublisherStore = sharedStore ? SharedMemoryStore(store) : store
         routes = RouteTable(routes: [
             Route(
                 name: "default", routingKey: String(repeating: "k", count: 32), mutePolicy: mutePolicy,
-                incidentPer: incidentPer)
+                incidentPer: incidentPer, feedbackPolicy: feedbackPolicy)
         ])
         metrics = PublisherMetrics(factory: PrometheusMetricsFactory(registry: registry), routes: routes.names)
         flaps = FlapDetector(policy: flapPolicy)
@@ -71,8 +134,12 @@ struct LifecycleHarness {
             signal: signal, logger: logger, flaps: flaps, gate: gate)
         sync = AlertmanagerSync(
             sources: alertmanagers, store: backing, routes: routes, ledger: ledger, mapper: EventMapper(),
-            policy: LedgerPolicy(), configuration: AlertmanagerSyncConfiguration(gracePeriod: gracePeriod),
-            clock: clock, signal: signal, metrics: metrics, gate: gate, ownership: ownership, logger: logger)
+            policy: LedgerPolicy(),
+            configuration: AlertmanagerSyncConfiguration(
+                gracePeriod: gracePeriod, acknowledgedSilenceDuration: acknowledgedSilenceDuration),
+            clock: clock, signal: signal, metrics: metrics, gate: gate, ownership: ownership, silencers: alertmanagers,
+            logger: logger)
+        for alertmanager in alertmanagers { alertmanager.use(clock) }
         damping = FlapDamping(
             store: backing, ledger: ledger, flaps: flaps, clock: clock, signal: signal, metrics: metrics, gate: gate,
             logger: logger)

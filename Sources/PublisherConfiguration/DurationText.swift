@@ -4,29 +4,29 @@ import Foundation
 ///
 /// A duration is never negative, never infinite or NaN, and at most ``maximum`` (ten years): longer values are
 /// almost certainly typos, and anything longer than `Int64` milliseconds would crash the conversion.
-enum DurationText {
+public enum DurationText {
     /// The longest duration accepted: 3650 days.
-    static let maximum = Duration.seconds(3650 * 86_400)
+    public static let maximum = Duration.seconds(3650 * 86_400)
     private static let maximumSeconds = 3650.0 * 86_400
 
     /// Why a text is not a duration, as the end of a sentence ("… is not a duration: <reason>").
-    struct Problem: Error, Equatable, CustomStringConvertible {
-        var reason: String
-        var description: String { reason }
+    public struct Problem: Error, Equatable, CustomStringConvertible {
+        public var reason: String
+        public var description: String { reason }
 
-        static let malformed = Problem(reason: "write e.g. 30s, 5m or 4h")
-        static let negative = Problem(reason: "a duration cannot be negative")
-        static let notFinite = Problem(reason: "a duration must be a finite number")
-        static let tooLong = Problem(reason: "the longest duration accepted is 3650d (ten years)")
+        public static let malformed = Problem(reason: "write e.g. 30s, 5m or 4h")
+        public static let negative = Problem(reason: "a duration cannot be negative")
+        public static let notFinite = Problem(reason: "a duration must be a finite number")
+        public static let tooLong = Problem(reason: "the longest duration accepted is 3650d (ten years)")
     }
 
     /// The duration `text` names, or `nil` when it names none (see ``duration(_:)`` for why).
-    static func parse(_ text: String) -> Duration? {
+    public static func parse(_ text: String) -> Duration? {
         try? duration(text)
     }
 
     /// The duration `text` names; throws a ``Problem`` saying why it is not one.
-    static func duration(_ text: String) throws(Problem) -> Duration {
+    public static func duration(_ text: String) throws(Problem) -> Duration {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { throw .malformed }
         if trimmed.hasPrefix("-") { throw .negative }
