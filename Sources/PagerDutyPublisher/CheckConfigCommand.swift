@@ -57,7 +57,7 @@ struct CheckConfigCommand: ParsableCommand {
             print("\(path): OK, \(configuration.routes.count) route\(configuration.routes.count == 1 ? "" : "s"):")
             for route in configuration.routes {
                 let matchers = route.matchers.isEmpty ? "only through /v1/alertmanager/\(route.name)" : route.matchers.map(\.description).joined(separator: ", ")
-                let lifecycle = "silenced: \(route.mutePolicy.silenced.rawValue), inhibited: \(route.mutePolicy.inhibited.rawValue), incident per \(route.incidentPer.rawValue)"
+                let lifecycle = "silenced: \(route.mutePolicy.silenced.rawValue), inhibited: \(route.mutePolicy.inhibited.rawValue), incident per \(route.incidentPer.rawValue), acknowledged: \(route.feedbackPolicy.acknowledged.rawValue), manual_resolve: \(route.feedbackPolicy.manualResolve.text), reopen: \(route.feedbackPolicy.reopen.rawValue)"
                 print("  \(route.name): \(matchers) (\(lifecycle))")
             }
             for names in routesSharingAKey(configuration.routes) {

@@ -186,6 +186,21 @@ public enum ManualResolveAction: Sendable, Hashable {
 
     /// The accepted forms, for error messages.
     public static let forms = "retrigger-after:DURATION, silence:DURATION or nothing"
+
+    /// The action as written in flags and route files (durations in the largest whole unit: `90s`, `15m`, `2h`).
+    public var text: String {
+        func written(_ duration: Duration) -> String {
+            let seconds = duration.components.seconds
+            if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
+            if seconds % 60 == 0 { return "\(seconds / 60)m" }
+            return "\(seconds)s"
+        }
+        switch self {
+        case .retriggerAfter(let duration): return "retrigger-after:" + written(duration)
+        case .silence(let duration): return "silence:" + written(duration)
+        case .nothing: return "nothing"
+        }
+    }
 }
 
 /// What the daemon does when a silence it turned into an acknowledge ends while PagerDuty still reports the

@@ -146,19 +146,32 @@ final class AlertmanagerProcess: Sendable {
     private let process: Process
     let baseURL: String
 
-    /// Starts Alertmanager on `port` (a free one when `nil`) with its data under `directory/dataName`.
+    /// Starts Alertmanager on `port` (a free one when `nil`) with its data under `directory/dataName`. With
+    /// `otherReceiverURL`, every alert also goes to that webhook (another team's chat, say), repeated every
+    /// `repeatInterval`.
     init(
         binary: String, directory: URL, webhookURL: String, token: String, port: Int? = nil,
-        dataName: String = "alertmanager-data"
+        dataName: String = "alertmanager-data", otherReceiverURL: String? = nil, repeatInterval: String = "1h"
     ) async throws {
         let port = try port ?? FreePort.find()
+        // Written line by line: the indentation is YAML's.
+        let routes =
+            otherReceiverURL == nil
+            ? ""
+            : ["", "  routes:", "    - receiver: publisher", "      continue: true", "    - receiver: other"]
+                .joined(separator: "\n")
+        let otherReceiver =
+            otherReceiverURL.map { url in
+                ["", "  - name: other", "    webhook_configs:", "      - url: \(url)", "        send_resolved: true"]
+                    .joined(separator: "\n")
+            } ?? ""
         let config = """
             route:
               receiver: publisher
               group_by: ['alertname']
               group_wait: 1s
               group_interval: 1s
-              repeat_interval: 1h
+              repeat_interval: \(repeatInterval)\(routes)
             receivers:
               - name: publisher
                 webhook_configs:
@@ -168,7 +181,7 @@ final class AlertmanagerProcess: Sendable {
                     http_config:
                       authorization:
                         type: Bearer
-                        credentials: \(token)
+                        credentials: \(token)\(otherReceiver)
             """
         let configURL = directory.appendingPathComponent("alertmanager.yml")
         try config.write(to: configURL, atomically: true, encoding: .utf8)
@@ -210,6 +223,15 @@ final class AlertmanagerProcess: Sendable {
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard tool.terminationStatus == 0 else { throw DaemonError(reason: "amtool \(arguments) failed: \(text)") }
         return text
+    }
+
+    /// The silences `GET /api/v2/silences` lists (every state), as JSON objects.
+    func silences() async throws -> [[String: Any]] {
+        let answer = try await HTTP.get("\(baseURL)/api/v2/silences")
+        guard answer.status == 200, let list = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [[String: Any]] else {
+            throw DaemonError(reason: "Alertmanager did not list its silences: \(answer.status) \(answer.body)")
+        }
+        return list
     }
 
     /// Posts alerts to Alertmanager's API v2, as Prometheus does.

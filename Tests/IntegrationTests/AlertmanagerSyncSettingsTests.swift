@@ -10,6 +10,11 @@ struct AlertmanagerSyncSettingsTests {
         (["--alertmanager-url", "http://127.0.0.1:9093", "--alertmanager-grace-period", "soon"], "grace period"),
         (["--silenced-action", "snooze"], "silenced action"),
         (["--incident-per", "team"], "--incident-per"),
+        (["--acknowledged-action", "snooze"], "--acknowledged-action"),
+        (["--ack-silence-duration", "10s"], "--ack-silence-duration"),
+        (["--manual-resolve-action", "retrigger-after:0s"], "--manual-resolve-action"),
+        (["--manual-resolve-action", "page-again"], "--manual-resolve-action"),
+        (["--reopen-action", "sometimes"], "--reopen-action"),
         (["--alertmanager-basic-auth-username", "ops"], "--alertmanager-basic-auth-password-file"),
     ])
     func aBadOptionStopsTheDaemonWithExitCode78AndNamesIt(arguments: [String], named: String) throws {

@@ -28,6 +28,9 @@ struct ConfigurationTests {
                   - name: web
                     routing_key: \(Self.webKey)
                     match: ['team=web']
+                    acknowledged: silence
+                    manual_resolve: retrigger-after:15m
+                    reopen: resolve-then-trigger
 
                 """
         }
@@ -219,6 +222,9 @@ struct ConfigurationTests {
                 details: { include: nope }
                 silenced: snooze
                 incident_per: team
+                acknowledged: always
+                manual_resolve: retrigger-after:soon
+                reopen: maybe
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let exit = try DaemonProcess.runToExit(["check-config", "--config", config])
         #expect(exit.status != 0)
@@ -227,6 +233,8 @@ struct ConfigurationTests {
             "/nonexistent/key cannot be read", "'name' must be letters", "unknown setting 'colour'",
             "summary_template: a '{{' has no closing", "fields.colour is unknown", "details.include and details.exclude",
             "silenced must be one of acknowledge, resolve, nothing", "incident_per must be one of alert, group",
+            "acknowledged must be one of silence, nothing", "manual_resolve must be retrigger-after:DURATION, silence:DURATION or nothing",
+            "reopen must be one of resolve-then-trigger, nothing",
         ] {
             #expect(exit.errorOutput.contains(expected), "missing: \(expected)\n\(exit.errorOutput)")
         }
@@ -236,7 +244,12 @@ struct ConfigurationTests {
         let ok = try DaemonProcess.runToExit(["check-config", "--config", good])
         #expect(ok.status == 0, "\(ok.errorOutput)")
         #expect(ok.output.contains("OK, 2 routes"))
-        #expect(ok.output.contains("silenced: acknowledge, inhibited: nothing, incident per alert"), "the defaults")
+        #expect(
+            ok.output.contains("silenced: acknowledge, inhibited: nothing, incident per alert, acknowledged: nothing, manual_resolve: nothing, reopen: nothing"),
+            "the defaults")
+        #expect(
+            ok.output.contains("acknowledged: silence, manual_resolve: retrigger-after:15m, reopen: resolve-then-trigger"),
+            "a route's own feedback policies: \(ok.output)")
     }
 }
 

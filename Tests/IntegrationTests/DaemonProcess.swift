@@ -250,3 +250,13 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: ()
         try await Task.sleep(for: .milliseconds(20))
     }
 }
+
+/// Waits (bounded) until `condition`, which asks something over the network, holds: checks every 200 ms; throws
+/// after `timeout`.
+func waitUntilAnswered(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { throw DaemonError(reason: "timed out waiting for \(what)") }
+        try await Task.sleep(for: .milliseconds(200))
+    }
+}

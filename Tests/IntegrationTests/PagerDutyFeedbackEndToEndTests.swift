@@ -1,0 +1,146 @@
+import AlertmanagerModels
+import Foundation
+import PagerDutyWebhooks
+import PublisherTestSupport
+import Testing
+
+/// What responders do in PagerDuty, carried into a real Alertmanager: the real daemon between a real Alertmanager
+/// and the fake PagerDuty, whose webhook side (signed v3 webhooks, as PagerDuty sends them) the test plays.
+@Suite("End to end: PagerDuty's webhooks keep a real Alertmanager in step", .serialized, .timeLimit(.minutes(5)))
+struct PagerDutyFeedbackEndToEndTests {
+    static let secret = "whsec-e2e-0b7d4c2a9e1f3865"
+
+    /// PagerDuty's side of one incident: sends its signed webhooks to the daemon.
+    struct Responder {
+        var daemonURL: String
+        var dedupKey: String
+
+        func send(_ type: PagerDutyEventType) async throws {
+            let webhook = SignedPagerDutyWebhook.incident(
+                type, agentSummary: "Ada Responder",
+                incident: IncidentSnapshot(id: "PE2E\(dedupKey.prefix(6))", incidentKey: dedupKey),
+                secrets: [PagerDutyFeedbackEndToEndTests.secret])
+            let answer = try await HTTP.post(
+                "\(daemonURL)/v1/pagerduty", body: webhook.bodyText,
+                headers: [SignedPagerDutyWebhook.signatureHeaderName: webhook.signature])
+            guard answer.status == 200 else { throw DaemonError(reason: "the daemon refused \(type.rawValue): \(answer.status) \(answer.body)") }
+        }
+    }
+
+    func actions(of dedupKey: String, fake: FakePagerDuty) -> [String] {
+        fake.accepted.filter { $0.stringField("dedup_key") == dedupKey }.compactMap { $0.stringField("event_action") }
+    }
+
+    func waitFor(_ expected: [String], of dedupKey: String, fake: FakePagerDuty) async throws {
+        try await waitUntil("PagerDuty got \(expected) for \(dedupKey)", timeout: .seconds(60)) {
+            actions(of: dedupKey, fake: fake).count >= expected.count
+        }
+        #expect(actions(of: dedupKey, fake: fake) == expected)
+    }
+
+    /// Our silences of the alert with `labels`, in state `state` (`active`, `expired`).
+    func ownSilences(of labels: [String: String], state: String, in alertmanager: AlertmanagerProcess) async throws -> [[String: Any]] {
+        try await alertmanager.silences().filter { silence in
+            guard silence["createdBy"] as? String == "pagerduty-publisher",
+                (silence["status"] as? [String: Any])?["state"] as? String == state,
+                let matchers = silence["matchers"] as? [[String: Any]]
+            else { return false }
+            let exact = matchers.allSatisfy { ($0["isRegex"] as? Bool) == false && ($0["isEqual"] as? Bool ?? true) }
+            let pairs = Dictionary(matchers.compactMap { matcher -> (String, String)? in
+                guard let name = matcher["name"] as? String, let value = matcher["value"] as? String else { return nil }
+                return (name, value)
+            }, uniquingKeysWith: { first, _ in first })
+            return exact && pairs == labels
+        }
+    }
+
+    @Test func acknowledgeSilencesResolveExpiresAndRetriggersAndASilenceEndingReopens() async throws {
+        let binary = try #require(AlertmanagerEndToEndTests.alertmanagerBinary, "prometheus-alertmanager is not installed (scripts/test installs it)")
+        let fake = try await FakePagerDuty.start()
+        let other = try await WebhookRecorder.start()
+        let scratch = try ScratchDirectory()
+        let secretFile = scratch.url.appendingPathComponent("pagerduty-webhook-secret").path
+        try "\(Self.secret)\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
+        let alertmanagerPort = try FreePort.find()
+        let daemon = try await DaemonProcess(arguments: [
+            "--routing-key", DaemonProcess.routingKey, "--events-url", fake.baseURL, "--database", scratch.database,
+            "--auth-token", DaemonProcess.authToken, "--alertmanager-url", "http://127.0.0.1:\(alertmanagerPort)",
+            "--alertmanager-poll-interval", "1s", "--pagerduty-webhook-secret-file", secretFile,
+            "--acknowledged-action", "silence", "--ack-silence-duration", "1h",
+            "--manual-resolve-action", "retrigger-after:4s", "--reopen-action", "resolve-then-trigger",
+        ])
+        let alertmanager = try await AlertmanagerProcess(
+            binary: binary, directory: scratch.url, webhookURL: "\(daemon.baseURL)/v1/alertmanager",
+            token: DaemonProcess.authToken, port: alertmanagerPort, otherReceiverURL: "\(other.baseURL)/chat",
+            repeatInterval: "2s")
+        defer { alertmanager.stop() }
+
+        // Fire: PagerDuty gets a trigger, and the other receiver hears it again every repeat interval.
+        let acknowledged = ["alertname": "E2EAcknowledged", "instance": "db-1:9100", "severity": "critical"]
+        let acknowledgedKey = LabelSetFingerprint.of(acknowledged)
+        try await alertmanager.post([["labels": acknowledged, "annotations": ["summary": "disk full on db-1"]]])
+        try await waitFor(["trigger"], of: acknowledgedKey, fake: fake)
+        try await waitUntil("the other receiver repeats the alert", timeout: .seconds(60)) {
+            other.firingNotifications(label: "alertname", value: "E2EAcknowledged") >= 2
+        }
+
+        // A responder acknowledges: a silence matching exactly that alert appears, and the other receiver stops.
+        let responder = Responder(daemonURL: daemon.baseURL, dedupKey: acknowledgedKey)
+        try await responder.send(.incidentAcknowledged)
+        try await waitUntilAnswered("our silence is active in Alertmanager", timeout: .seconds(30)) {
+            try await !ownSilences(of: acknowledged, state: "active", in: alertmanager).isEmpty
+        }
+        let silence = try #require(try await ownSilences(of: acknowledged, state: "active", in: alertmanager).first)
+        let comment = silence["comment"] as? String ?? ""
+        #expect(comment.contains("Ada Responder") && comment.contains("https://acme.pagerduty.com/incidents/"), "\(comment)")
+        try await waitUntilAnswered("Alertmanager lists the alert as silenced", timeout: .seconds(30)) {
+            let answer = try await HTTP.get("\(alertmanager.baseURL)/api/v2/alerts?filter=alertname%3D%22E2EAcknowledged%22")
+            return answer.body.contains(#""state":"suppressed""#)
+        }
+        let heardBefore = other.firingNotifications(label: "alertname", value: "E2EAcknowledged")
+        let quietSince = ContinuousClock.now
+        while ContinuousClock.now - quietSince < .seconds(8) {  // four repeat intervals
+            #expect(other.firingNotifications(label: "alertname", value: "E2EAcknowledged") <= heardBefore + 1,
+                    "at most one notification already on its way when the silence appeared")
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        #expect(actions(of: acknowledgedKey, fake: fake) == ["trigger"], "our own silence is never sent back as an acknowledge")
+
+        // The responder resolves while the alert still fires: the silence is expired, and after the configured
+        // delay a new incident is triggered.
+        try await responder.send(.incidentResolved)
+        try await waitUntilAnswered("our silence is expired", timeout: .seconds(30)) {
+            let active = try await ownSilences(of: acknowledged, state: "active", in: alertmanager)
+            let expired = try await ownSilences(of: acknowledged, state: "expired", in: alertmanager)
+            return active.isEmpty && !expired.isEmpty
+        }
+        let resolvedAt = ContinuousClock.now
+        try await waitFor(["trigger", "trigger"], of: acknowledgedKey, fake: fake)
+        #expect(ContinuousClock.now - resolvedAt >= .seconds(3), "not before retrigger-after:4s (less a poll)")
+
+        // A silence someone sets turns into an acknowledge; PagerDuty reports it acknowledged; when the silence
+        // ends, the acknowledged incident is resolved and a new one triggered, which pages.
+        let reopened = ["alertname": "E2EReopened", "instance": "db-2:9100", "severity": "warning"]
+        let reopenedKey = LabelSetFingerprint.of(reopened)
+        try await alertmanager.post([["labels": reopened, "annotations": ["summary": "replication lag on db-2"]]])
+        try await waitFor(["trigger"], of: reopenedKey, fake: fake)
+        let silenceID = try alertmanager.amtool([
+            "silence", "add", "alertname=E2EReopened", "--duration=1h", "--comment=maintenance", "--author=ops",
+        ])
+        try await waitFor(["trigger", "acknowledge"], of: reopenedKey, fake: fake)
+        try await Responder(daemonURL: daemon.baseURL, dedupKey: reopenedKey).send(.incidentAcknowledged)
+        _ = try alertmanager.amtool(["silence", "expire", silenceID])
+        try await waitFor(["trigger", "acknowledge", "resolve", "trigger"], of: reopenedKey, fake: fake)
+        #expect(try await ownSilences(of: reopened, state: "active", in: alertmanager).isEmpty,
+                "an acknowledge this daemon sent is never made into a silence")
+
+        let metrics = try await HTTP.get("\(daemon.baseURL)/metrics").body
+        #expect(metrics.contains(#"pagerduty_publisher_silences_total{action="created"} 1"#), "\(metrics)")
+        #expect(metrics.contains(#"pagerduty_publisher_silences_total{action="expired"} 1"#))
+        #expect(fake.accepted.allSatisfy { $0.schemaViolations.isEmpty })
+        #expect(try await daemon.terminate() == 0)
+        #expect(!daemon.lines.joined(separator: "\n").contains(Self.secret))
+        await other.stop()
+        await fake.stop()
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Hummingbird
+import PagerDutyEvents
+import Synchronization
+
+/// A loopback receiver that answers every POST with 200 and keeps its JSON body: stands for another of
+/// Alertmanager's receivers (chat, e-mail) in the end-to-end tests, which count the notifications it gets.
+public final class WebhookRecorder: Sendable {
+    /// `http://127.0.0.1:<port>`.
+    public let baseURL: String
+    private let store: Store
+    private let serverTask: Mutex<Task<Void, Never>?>
+
+    private init(port: Int, store: Store, serverTask: Task<Void, Never>) {
+        self.baseURL = "http://127.0.0.1:\(port)"
+        self.store = store
+        self.serverTask = Mutex(serverTask)
+    }
+
+    deinit {
+        serverTask.withLock { $0?.cancel() }
+    }
+
+    /// Starts a recorder on an ephemeral loopback port and returns once it accepts connections.
+    public static func start() async throws -> WebhookRecorder {
+        let store = Store()
+        let (port, task) = try await LoopbackServer.start(name: "WebhookRecorder") {
+            (request: Request, _: BasicRequestContext) in
+            let body = try await request.body.collect(upTo: 4 << 20)
+            if let json = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)) {
+                store.bodies.withLock { $0.append(json) }
+            }
+            return Response(status: .ok)
+        }
+        return WebhookRecorder(port: port, store: store, serverTask: task)
+    }
+
+    /// The bodies received, shared with the server's handler.
+    private final class Store: Sendable {
+        let bodies = Mutex<[JSONValue]>([])
+    }
+
+    /// Every JSON body received so far, in order.
+    public var bodies: [JSONValue] { store.bodies.withLock { $0 } }
+
+    /// How many notifications named an alert with label `name` = `value` while it was firing.
+    public func firingNotifications(label name: String, value: String) -> Int {
+        bodies.filter { body in
+            guard case .array(let alerts)? = body.member("alerts") else { return false }
+            return alerts.contains { alert in
+                alert.member("status")?.stringValue == "firing" && alert.member("labels")?.member(name)?.stringValue == value
+            }
+        }.count
+    }
+
+    /// Stops the server and waits until it has closed its port.
+    public func stop() async {
+        let task = serverTask.withLock { task -> Task<Void, Never>? in
+            defer { task = nil }
+            return task
+        }
+        task?.cancel()
+        await task?.value
+    }
+}
