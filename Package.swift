@@ -51,15 +51,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // RFC 3339 times, as Alertmanager and PagerDuty write them.
+        .target(
+            name: "TimeText",
+            swiftSettings: swiftSettings
+        ),
         // Alertmanager webhook (version 4) models.
         .target(
             name: "AlertmanagerModels",
+            dependencies: ["TimeText"],
             swiftSettings: swiftSettings
         ),
         // PagerDuty's v3 webhooks: signing secrets, signature checks, event decoding. No server, no store.
         .target(
             name: "PagerDutyWebhooks",
             dependencies: [
+                "TimeText",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

@@ -1,4 +1,5 @@
 import Foundation
+import TimeText
 
 /// Decodes the body of a PagerDuty v3 webhook into a ``PagerDutyWebhookEvent``.
 ///
@@ -48,7 +49,7 @@ public enum PagerDutyWebhookDecoder {
         )
         var occurredAt: Date?
         if let text = try event.optionalString("occurred_at") {
-            guard let date = WebhookTime.parse(text) else {
+            guard let date = RFC3339.parse(text) else {
                 throw WebhookPayloadError(reason: "\(event.path("occurred_at")) is not an RFC 3339 time")
             }
             occurredAt = date

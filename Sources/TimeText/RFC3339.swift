@@ -1,6 +1,7 @@
 import Foundation
 
-/// Parses and formats the RFC 3339 times Alertmanager writes (fractional seconds of any precision, any offset).
+/// Parses and formats RFC 3339 times, as Alertmanager and PagerDuty write them (fractional seconds of any
+/// precision, any offset). Bounded work: a fixed grammar walked once, no allocation when parsing bytes.
 public enum RFC3339 {
     /// Go's zero `time.Time`, which Alertmanager writes for "no time".
     public static let goZeroTime = Date(timeIntervalSince1970: -62_135_596_800)
@@ -12,7 +13,7 @@ public enum RFC3339 {
     }
 
     /// Parses the UTF-8 bytes of a time, as ``parse(_:)``.
-    static func parse(utf8: UnsafeBufferPointer<UInt8>) -> Date? {
+    public static func parse(utf8: UnsafeBufferPointer<UInt8>) -> Date? {
         var index = 0
         func number(_ digits: Int) -> Int? {
             guard index + digits <= utf8.count else { return nil }
@@ -107,21 +108,5 @@ public enum RFC3339 {
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
         return (year, month, day)
-    }
-}
-
-extension KeyedDecodingContainer {
-    /// The RFC 3339 time at `key`: `nil` when it is absent, empty or Go's zero time (Alertmanager's "unset").
-    /// - Throws: `DecodingError.dataCorrupted` naming the key when the text is not an RFC 3339 time.
-    func decodeRFC3339TimeIfPresent(forKey key: Key) throws -> Date? {
-        guard let text = try decodeIfPresent(String.self, forKey: key), !text.isEmpty else { return nil }
-        guard let date = RFC3339.parse(text) else {
-            throw DecodingError.dataCorruptedError(
-                forKey: key,
-                in: self,
-                debugDescription: "\"\(text)\" is not an RFC 3339 time"
-            )
-        }
-        return date == RFC3339.goZeroTime ? nil : date
     }
 }
