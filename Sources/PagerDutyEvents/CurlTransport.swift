@@ -53,22 +53,29 @@ public final class CurlHTTPTransport: HTTPTransport {
     /// POSTs `body` to `url` on a worker thread and returns the answer.
     /// Cancelling the calling task aborts the transfer (it then fails as a network error).
     public func post(url: String, headers: [(String, String)], body: [UInt8]) async throws(TransportError) -> HTTPResponse {
-        try await perform(url: url, headers: headers, body: body)
+        try await perform(url: url, headers: headers, method: .post(body))
     }
 
     /// GETs `url` on a worker thread and returns the answer, under the same rules as ``post(url:headers:body:)``:
     /// TLS ≥ 1.2 with verification, timeouts, proxies from the environment, no redirects, body size limit, and
     /// cancellation of the calling task aborting the transfer.
     public func get(url: String, headers: [(String, String)]) async throws(TransportError) -> HTTPResponse {
-        try await perform(url: url, headers: headers, body: nil)
+        try await perform(url: url, headers: headers, method: .get)
     }
 
-    /// Runs one request on a worker thread: a POST of `body`, or a GET when `body` is nil.
-    private func perform(url: String, headers: [(String, String)], body: [UInt8]?) async throws(TransportError) -> HTTPResponse {
+    /// DELETEs `url` (no request body) on a worker thread and returns the answer, under the same rules as
+    /// ``post(url:headers:body:)``. The method is set for this request only: the worker's reused handle goes back
+    /// to plain GET/POST for the next one.
+    public func delete(url: String, headers: [(String, String)]) async throws(TransportError) -> HTTPResponse {
+        try await perform(url: url, headers: headers, method: .delete)
+    }
+
+    /// Runs one request on a worker thread.
+    private func perform(url: String, headers: [(String, String)], method: CurlMethod) async throws(TransportError) -> HTTPResponse {
         let cancellation = CurlCancellationFlag()
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<HTTPResponse, TransportError>, Never>) in
-                let job = CurlJob(url: url, headers: headers, body: body, cancellation: cancellation, continuation: continuation)
+                let job = CurlJob(url: url, headers: headers, method: method, cancellation: cancellation, continuation: continuation)
                 queue.submit(job)
             }
         } onCancel: {
@@ -91,24 +98,32 @@ final class CurlCancellationFlag: Sendable {
     var isCancelled: Bool { flag.load(ordering: .relaxed) }
 }
 
-/// One request waiting for, or running on, a worker: a POST of ``body``, or a GET when ``body`` is nil.
+/// The method of one request, with the body of a POST.
+enum CurlMethod: Sendable {
+    case get
+    case post([UInt8])
+    /// DELETE without a request body.
+    case delete
+}
+
+/// One request waiting for, or running on, a worker.
 final class CurlJob: Sendable {
     let url: String
     let headers: [(String, String)]
-    let body: [UInt8]?
+    let method: CurlMethod
     let cancellation: CurlCancellationFlag
     private let continuation: CheckedContinuation<Result<HTTPResponse, TransportError>, Never>
 
     init(
         url: String,
         headers: [(String, String)],
-        body: [UInt8]?,
+        method: CurlMethod,
         cancellation: CurlCancellationFlag,
         continuation: CheckedContinuation<Result<HTTPResponse, TransportError>, Never>
     ) {
         self.url = url
         self.headers = headers
-        self.body = body
+        self.method = method
         self.cancellation = cancellation
         self.continuation = continuation
     }

@@ -63,10 +63,13 @@ struct CurlTransfer {
         defer { curl_slist_free_all(headerList) }
 
         let code: CURLcode
-        if let body = job.body {
-            code = post(body, url: job.url, headers: headerList, collector: collectorPointer.toOpaque())
-        } else {
+        switch job.method {
+        case .get:
             code = get(url: job.url, headers: headerList, collector: collectorPointer.toOpaque())
+        case .post(let body):
+            code = post(body, url: job.url, headers: headerList, collector: collectorPointer.toOpaque())
+        case .delete:
+            code = delete(url: job.url, headers: headerList, collector: collectorPointer.toOpaque())
         }
         guard code == CURLE_OK else {
             return .failure(error(for: code, collector: collector))
@@ -81,6 +84,19 @@ struct CurlTransfer {
         let setup = first(
             configure(url: url, headers: headers, collector: collector),
             pdp_curl_setopt_long(handle, CURLOPT_HTTPGET, 1)
+        )
+        guard setup == CURLE_OK else { return setup }
+        return curl_easy_perform(handle)
+    }
+
+    /// Performs a DELETE: a GET (no request body, the answer's body read) whose request line says DELETE.
+    /// `CURLOPT_CUSTOMREQUEST` stays on the handle until `curl_easy_reset` after the transfer, and ``configure``
+    /// clears it before every request as well, so a later GET or POST on this handle is never sent as DELETE.
+    private func delete(url: String, headers: UnsafeMutablePointer<curl_slist>?, collector: UnsafeMutableRawPointer) -> CURLcode {
+        let setup = first(
+            configure(url: url, headers: headers, collector: collector),
+            pdp_curl_setopt_long(handle, CURLOPT_HTTPGET, 1),
+            pdp_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, "DELETE")
         )
         guard setup == CURLE_OK else { return setup }
         return curl_easy_perform(handle)
@@ -114,6 +130,8 @@ struct CurlTransfer {
     private func configure(url: String, headers: UnsafeMutablePointer<curl_slist>?, collector: UnsafeMutableRawPointer) -> CURLcode {
         var codes: [CURLcode] = [
             pdp_curl_setopt_string(handle, CURLOPT_URL, url),
+            // The method comes from CURLOPT_HTTPGET / CURLOPT_POST unless a DELETE sets it again afterwards.
+            pdp_curl_setopt_pointer(handle, CURLOPT_CUSTOMREQUEST, nil),
             pdp_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers),
             pdp_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer),
             pdp_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1),

@@ -3,14 +3,35 @@ import PagerDutyEvents
 
 /// Lets the Alertmanager API client go through the libcurl transport: same worker threads, TLS rules, timeouts and
 /// proxies as the calls to PagerDuty. A wrapper rather than a conformance of ``CurlHTTPTransport`` itself, whose own
-/// `get(url:headers:)` returns an ``HTTPResponse`` and throws ``TransportError``.
-struct CurlAlertmanagerHTTP: AlertmanagerHTTPGetting {
+/// `get(url:headers:)`, `post(url:headers:body:)` and `delete(url:headers:)` return an ``HTTPResponse`` and throw
+/// ``TransportError``.
+struct CurlAlertmanagerHTTP: AlertmanagerHTTP {
     let transport: CurlHTTPTransport
 
     /// GETs `url`; a transport failure (timeout, refused, TLS) becomes an ``AlertmanagerAPIError`` saying which.
     func get(url: String, headers: [(String, String)]) async throws(AlertmanagerAPIError) -> (status: Int, body: [UInt8]) {
         do {
             let response = try await transport.get(url: url, headers: headers)
+            return (response.status, response.body)
+        } catch {
+            throw Self.apiError(for: error)
+        }
+    }
+
+    /// POSTs `body` to `url`; a transport failure becomes an ``AlertmanagerAPIError`` as for ``get(url:headers:)``.
+    func post(url: String, headers: [(String, String)], body: [UInt8]) async throws(AlertmanagerAPIError) -> (status: Int, body: [UInt8]) {
+        do {
+            let response = try await transport.post(url: url, headers: headers, body: body)
+            return (response.status, response.body)
+        } catch {
+            throw Self.apiError(for: error)
+        }
+    }
+
+    /// DELETEs `url`; a transport failure becomes an ``AlertmanagerAPIError`` as for ``get(url:headers:)``.
+    func delete(url: String, headers: [(String, String)]) async throws(AlertmanagerAPIError) -> (status: Int, body: [UInt8]) {
+        do {
+            let response = try await transport.delete(url: url, headers: headers)
             return (response.status, response.body)
         } catch {
             throw Self.apiError(for: error)

@@ -3,8 +3,8 @@ import PagerDutyEvents
 import PublisherTestSupport
 import Testing
 
-/// CurlHTTPTransport.get against a fake Alertmanager API on 127.0.0.1.
-@Suite("libcurl transport: GET", .timeLimit(.minutes(5)))
+/// CurlHTTPTransport.get and .delete against a fake Alertmanager API on 127.0.0.1.
+@Suite("libcurl transport: GET and DELETE", .timeLimit(.minutes(5)))
 struct CurlTransportGetTests {
     private func makeTransport(totalTimeout: Duration = .seconds(10)) -> CurlHTTPTransport {
         CurlHTTPTransport(configuration: CurlTransportConfiguration(
@@ -47,6 +47,64 @@ struct CurlTransportGetTests {
         _ = try await transport.get(url: fake.baseURL + "/c", headers: [])
         #expect(fake.requests.map(\.method) == ["GET", "POST", "GET"])
         #expect(fake.requests.map(\.body) == [[], Array("{}".utf8), []])
+    }
+
+    @Test func aDeleteSendsNoBodyAndReturnsTheAnswer() async throws {
+        let fake = try await FakeAlertmanagerAPI.start()
+        defer { Task { await fake.stop() } }
+        fake.answer(.init(status: 200, body: []))
+        let response = try await makeTransport().delete(
+            url: fake.baseURL + "/prefix/api/v2/silence/4f1b2c3d-5e6f",
+            headers: [("Accept", "application/json"), ("Authorization", "Bearer test-token")]
+        )
+        #expect(response.status == 200)
+        #expect(response.body.isEmpty)
+
+        let received = try #require(fake.requests.first)
+        #expect(fake.requests.count == 1)
+        #expect(received.method == "DELETE")
+        #expect(received.path == "/prefix/api/v2/silence/4f1b2c3d-5e6f")
+        #expect(received.headers["accept"] == "application/json")
+        #expect(received.headers["authorization"] == "Bearer test-token")
+        #expect(received.headers["user-agent"]?.hasPrefix("pagerduty-publisher/") == true)
+        #expect(received.body.isEmpty)
+        #expect(received.headers["content-length"] == nil)
+    }
+
+    @Test func aDeleteErrorAnswerIsReturnedWithItsBody() async throws {
+        let fake = try await FakeAlertmanagerAPI.start()
+        defer { Task { await fake.stop() } }
+        fake.answer(.init(status: 404, body: Array(#""silence not found""#.utf8)))
+        let response = try await makeTransport().delete(url: fake.baseURL + "/api/v2/silence/x", headers: [])
+        #expect(response.status == 404)
+        #expect(String(decoding: response.body, as: UTF8.self) == #""silence not found""#)
+    }
+
+    @Test func requestsAfterADeleteOnTheSameWorkerKeepTheirOwnMethod() async throws {
+        let fake = try await FakeAlertmanagerAPI.start()
+        defer { Task { await fake.stop() } }
+        let transport = makeTransport()  // one worker: every request reuses its handle and connection
+        _ = try await transport.delete(url: fake.baseURL + "/a", headers: [])
+        _ = try await transport.get(url: fake.baseURL + "/b", headers: [])
+        _ = try await transport.delete(url: fake.baseURL + "/c", headers: [])
+        _ = try await transport.post(url: fake.baseURL + "/d", headers: [], body: Array("{}".utf8))
+        _ = try await transport.delete(url: fake.baseURL + "/e", headers: [])
+        _ = try await transport.delete(url: fake.baseURL + "/f", headers: [])
+        _ = try await transport.get(url: fake.baseURL + "/g", headers: [])
+        #expect(fake.requests.map(\.method) == ["DELETE", "GET", "DELETE", "POST", "DELETE", "DELETE", "GET"])
+        #expect(fake.requests.map(\.path) == ["/a", "/b", "/c", "/d", "/e", "/f", "/g"])
+        #expect(fake.requests.map(\.body) == [[], [], [], Array("{}".utf8), [], [], []])
+    }
+
+    @Test func aRefusedDeleteIsANetworkError() async throws {
+        let fake = try await FakeAlertmanagerAPI.start()
+        let closedURL = fake.baseURL + "/api/v2/silence/x"
+        await fake.stop()
+        let error = await #expect(throws: TransportError.self) {
+            _ = try await makeTransport().delete(url: closedURL, headers: [("Authorization", "Bearer test-token")])
+        }
+        #expect(error?.kind == .network)
+        #expect(error?.reason.contains("test-token") == false)
     }
 
     @Test func errorAnswersAreReturnedNotThrown() async throws {
