@@ -49,7 +49,7 @@ struct Daemon {
         let defaultRoute = settings.routingKey.map {
             Route(
                 name: RouteTable.defaultRouteName, routingKey: $0, mutePolicy: settings.routeDefaults.mutePolicy,
-                incidentPer: settings.routeDefaults.incidentPer)
+                incidentPer: settings.routeDefaults.incidentPer, feedbackPolicy: settings.routeDefaults.feedbackPolicy)
         }
         let routeConfiguration: RouteConfiguration
         do {
@@ -187,11 +187,12 @@ struct Daemon {
             .init(service: reloader),
         ]
         if !settings.alertmanagers.isEmpty {
+            let clients = makeAlertmanagerClients()
             let sync = AlertmanagerSync(
-                sources: makeAlertmanagerClients(),
+                sources: clients,
                 store: store, routes: routes, ledger: ledger, mapper: mapper, policy: settings.ledgerPolicy,
                 configuration: settings.alertmanagerSync, clock: clock, signal: signal, metrics: metrics,
-                gate: ledgerGate, ownership: opened.ownership, logger: logger
+                gate: ledgerGate, ownership: opened.ownership, silencers: clients, logger: logger
             )
             services.append(.init(service: sync))
         }

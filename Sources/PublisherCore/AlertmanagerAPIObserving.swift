@@ -10,6 +10,10 @@ extension AlertmanagerAPIClient: AlertmanagerObserving {
     }
 }
 
+/// Creates, extends and expires the daemon's own silences for the sync's ``SilenceKeeper`` (the client's
+/// `postSilence(_:)` and `expireSilence(id:)`, whose typed errors say what failed).
+extension AlertmanagerAPIClient: AlertmanagerSilencing {}
+
 extension ObservedAlert {
     /// The sync's view of an alert from Alertmanager's API.
     public init(apiAlert: APIAlert) {

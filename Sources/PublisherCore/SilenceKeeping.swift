@@ -190,7 +190,16 @@ struct SilenceKeeper: Sendable {
                     id: existing, matchers: SilenceRequest.matchers(exactly: plan.labels), startsAt: now, endsAt: endsAt,
                     createdBy: SilenceRules.createdBy, comment: comment)
                 do {
-                    let id = try await silencer.postSilence(request)
+                    let id: String
+                    do {
+                        id = try await silencer.postSilence(request)
+                    } catch where existing != nil {
+                        // Alertmanager may have forgotten it (restarted without its data, or garbage-collected
+                        // after it ended): create it anew. A silence it still had ends on its own.
+                        var fresh = request
+                        fresh.id = nil
+                        id = try await silencer.postSilence(fresh)
+                    }
                     ids[silencer.displayName] = id
                     let action: SilenceAction = existing == nil ? .created : .extended
                     metrics.recordSilence(action)

@@ -87,8 +87,14 @@ struct PagerDutyFeedbackEndToEndTests {
         // A responder acknowledges: a silence matching exactly that alert appears, and the other receiver stops.
         let responder = Responder(daemonURL: daemon.baseURL, dedupKey: acknowledgedKey)
         try await responder.send(.incidentAcknowledged)
-        try await waitUntilAnswered("our silence is active in Alertmanager", timeout: .seconds(30)) {
-            try await !ownSilences(of: acknowledged, state: "active", in: alertmanager).isEmpty
+        do {
+            try await waitUntilAnswered("our silence is active in Alertmanager", timeout: .seconds(30)) {
+                try await !ownSilences(of: acknowledged, state: "active", in: alertmanager).isEmpty
+            }
+        } catch {
+            let listed = try await HTTP.get("\(alertmanager.baseURL)/api/v2/silences").body
+            Issue.record("Alertmanager's silences: \(listed)\nthe daemon's silence lines: \(daemon.lines.filter { $0.lowercased().contains("silence") || $0.contains("PagerDuty") })")
+            throw error
         }
         let silence = try #require(try await ownSilences(of: acknowledged, state: "active", in: alertmanager).first)
         let comment = silence["comment"] as? String ?? ""

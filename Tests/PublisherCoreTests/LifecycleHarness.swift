@@ -54,6 +54,8 @@ final class ScriptedAlertmanager: AlertmanagerObserving, AlertmanagerSilencing {
     func postSilence(_ silence: SilenceRequest) async throws -> String {
         try silenceState.withLock { state in
             if state.refusing { throw ScriptedFailure() }
+            // A real Alertmanager refuses to replace a silence it does not know (404).
+            if let id = silence.id, state.silences[id] == nil { throw ScriptedFailure() }
             state.posts.append(silence)
             let id = silence.id ?? "own-\(displayName)-\(state.nextID)"
             if silence.id == nil { state.nextID += 1 }
@@ -69,6 +71,9 @@ final class ScriptedAlertmanager: AlertmanagerObserving, AlertmanagerSilencing {
             state.expired.append(id)
         }
     }
+
+    /// Forgets every silence, as an Alertmanager restarted without its data does.
+    func forgetSilences() { silenceState.withLock { $0.silences.removeAll() } }
 
     /// Refuses (or accepts again) every silence call.
     func refuseSilences(_ refusing: Bool) { silenceState.withLock { $0.refusing = refusing } }

@@ -83,6 +83,23 @@ struct SilencePolicyTests {
         #expect(h.queuedKinds == [.trigger], "and nothing is sent to PagerDuty for it")
     }
 
+    @Test func aSilenceTheAlertmanagerForgotIsCreatedAnewWhenItIsExtended() async throws {
+        let h = H(feedbackPolicy: Self.ackSilence)
+        let am = h.alertmanagers[0]
+        try await h.webhook([H.alert("a1")])
+        am.report([H.active("a1")])
+        try await Self.report(h, "a1", .acknowledged, id: "ev-1")
+        await h.sync.poll()
+        let first = try #require(h.entry("a1")?.ownSilence?.ids["am-1:9093"])
+        am.forgetSilences()
+        h.clock.advance(by: .seconds(1900))
+        await h.sync.poll()
+        let second = try #require(h.entry("a1")?.ownSilence?.ids["am-1:9093"])
+        #expect(second != first)
+        #expect(am.silences[second] != nil, "the alert is silenced again")
+        #expect(am.silencePosts.last?.id == nil)
+    }
+
     @Test func everyAlertmanagerGetsTheSilenceAndOneThatRefusedGetsItAtTheNextPoll() async throws {
         let h = H(alertmanagers: [ScriptedAlertmanager("am-1:9093"), ScriptedAlertmanager("am-2:9093")], feedbackPolicy: Self.ackSilence)
         try await h.webhook([H.alert("a1")])
