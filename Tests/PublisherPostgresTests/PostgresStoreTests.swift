@@ -3,6 +3,7 @@ import Logging
 import PagerDutyEvents
 import PostgresNIO
 import PublisherCore
+import PublisherSQLite
 @testable import PublisherPostgres
 import PublisherTestSupport
 import Synchronization
@@ -248,6 +249,34 @@ struct PostgresStoreTests {
                 let index = try database.psql(
                     "SELECT indexdef FROM pg_indexes WHERE indexname = 'ledger_sync_candidates'")
                 #expect(index.contains("own_silence_purpose IS NOT NULL"), "\(index)")
+            }
+        }
+    }
+
+    @Test("migrate-store carries each entry's incident state and silence of ours from SQLite to PostgreSQL")
+    func transferCarriesOwnSilences() async throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("publisher-transfer-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = try SQLiteStore(path: directory.appendingPathComponent("source.sqlite").path)
+        defer { try? source.close() }
+        var acknowledged = ledgerEntry(dedupKey: "a", action: .acknowledge)
+        acknowledged.incident = IncidentState(
+            status: .acknowledged, changedAt: Times.at(3), changedBy: "Ada", incidentID: "PQ1", incidentURL: nil)
+        acknowledged.ownSilence = OwnSilence(
+            purpose: .acknowledged, answering: Times.at(3), endsAt: Times.at(603), ids: ["east": "s-1", "west": "s-2"])
+        var resolved = ledgerEntry(dedupKey: "b", action: .resolve)
+        resolved.ownSilence = OwnSilence(purpose: .manualResolve, answering: Times.at(4), endsAt: Times.at(7204))
+        let plain = ledgerEntry(dedupKey: "c")
+        try await source.commit(ledger: [acknowledged, resolved, plain], outbox: [])
+
+        try await withPostgresDatabase(label: "transfer") { database in
+            try await withPostgresStore(database) { target in
+                let report = try await StoreTransfer.copy(from: source, to: target)
+                #expect(report.ledgerEntries == 3)
+                #expect(try await target.loadLedger(seenSince: .distantPast) == [acknowledged, resolved, plain])
+                #expect(try await target.syncCandidates() == [acknowledged, resolved, plain])
             }
         }
     }
