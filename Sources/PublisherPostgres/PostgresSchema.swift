@@ -28,14 +28,23 @@ enum PostgresSchema {
         """
 
     /// Every migration, in order.
-    static let migrations: [Migration] = [version1, incidentState]
+    static let migrations: [Migration] = [version1, incidentState, ownSilence]
 
     private static let action = "'trigger', 'acknowledge', 'resolve'"
     private static let severity = "'critical', 'error', 'warning', 'info'"
 
     /// The predicate of the Alertmanager sync's candidates (``PostgresStore/syncCandidates()``), shared by the
-    /// partial index and the query so the planner can use one for the other.
+    /// partial index and the query so the planner can use one for the other: `AlertmanagerSync.isCandidate`.
+    /// Not a change announcement, and either a silence of ours to extend or expire, or no resolve held and open
+    /// (last action not a resolve) or resolved by the sync because the alert was silenced or inhibited.
     static let syncCandidatePredicate = """
+        subject <> 'change' AND (own_silence_purpose IS NOT NULL OR (resolve_held_until IS NULL \
+        AND (last_action <> 'resolve' OR cause IN ('silenced', 'inhibited'))))
+        """
+
+    /// The predicate of `ledger_sync_candidates` as migration `v1` created it (before silences of ours); kept
+    /// so that migration stays as it ran. `v3-own-silence` recreates the index with ``syncCandidatePredicate``.
+    private static let syncCandidatePredicateVersion1 = """
         subject <> 'change' AND resolve_held_until IS NULL \
         AND (last_action <> 'resolve' OR cause IN ('silenced', 'inhibited'))
         """
@@ -69,7 +78,7 @@ enum PostgresSchema {
             )
             """,
             "CREATE INDEX ledger_last_seen ON ledger (last_seen)",
-            "CREATE INDEX ledger_sync_candidates ON ledger (route, dedup_key) WHERE \(syncCandidatePredicate)",
+            "CREATE INDEX ledger_sync_candidates ON ledger (route, dedup_key) WHERE \(syncCandidatePredicateVersion1)",
             "CREATE INDEX ledger_held_resolves ON ledger (resolve_held_until) WHERE \(heldResolvePredicate)",
             // Outbox ids come from a sequence: never given twice, so they stay a delivery order and a dead
             // letter's id names one message forever.
@@ -152,5 +161,29 @@ enum PostgresSchema {
             )
             """,
             "CREATE INDEX inbound_events_applied_at ON inbound_events (applied_at)",
+        ])
+
+    /// The silence this daemon keeps in Alertmanager for an entry (``OwnSilence``): why (`acknowledged` or
+    /// `manual_resolve`), the PagerDuty state it answers, when it ends, and its id on each Alertmanager as a JSON
+    /// object (keys sorted). All `NULL` while the entry has none. An entry with one is a sync candidate even when
+    /// resolved or with a resolve held (the silence must be extended or expired), so the candidates' partial index
+    /// is recreated with the new predicate.
+    private static let ownSilence = Migration(
+        name: "v3-own-silence",
+        statements: [
+            """
+            ALTER TABLE ledger
+                ADD COLUMN own_silence_purpose text
+                    CHECK (own_silence_purpose IN ('acknowledged', 'manual_resolve')),
+                ADD COLUMN own_silence_answering timestamptz,
+                ADD COLUMN own_silence_ends_at timestamptz,
+                ADD COLUMN own_silence_ids text,
+                ADD CONSTRAINT ledger_own_silence_complete CHECK (
+                    (own_silence_purpose IS NULL) = (own_silence_answering IS NULL)
+                    AND (own_silence_purpose IS NULL) = (own_silence_ends_at IS NULL)
+                    AND (own_silence_purpose IS NULL) = (own_silence_ids IS NULL))
+            """,
+            "DROP INDEX ledger_sync_candidates",
+            "CREATE INDEX ledger_sync_candidates ON ledger (route, dedup_key) WHERE \(syncCandidatePredicate)",
         ])
 }

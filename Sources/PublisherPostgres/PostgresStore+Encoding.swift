@@ -89,13 +89,35 @@ enum StorableText {
     }
 }
 
+/// The ids of a silence of ours (``OwnSilence/ids``: Alertmanager display name → silence id) as stored: a JSON
+/// object with its keys sorted, so an entry is always written the same way (the SQLite store writes the same text).
+/// JSON escapes a NUL character, so the text is always storable.
+enum OwnSilenceIDs {
+    static func encode(_ ids: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // A dictionary of strings always encodes.
+        let data = (try? encoder.encode(ids)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func decode(_ text: String) throws -> [String: String] {
+        do {
+            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+        } catch {
+            throw StoreError(reason: "a ledger row has silence ids that are not a JSON object of strings")
+        }
+    }
+}
+
 /// Reads and writes ``LedgerEntry`` rows.
 enum LedgerRows {
     /// The columns ``entry(from:)`` reads, in this order.
     static let columns = """
         route, dedup_key, last_action, last_action_at, starts_at, last_seen, \
         subject, members, cause, summary, source, severity, resolve_held_until, \
-        incident_status, incident_changed_at, incident_changed_by, incident_id, incident_url
+        incident_status, incident_changed_at, incident_changed_by, incident_id, incident_url, \
+        own_silence_purpose, own_silence_answering, own_silence_ends_at, own_silence_ids
         """
 
     /// The same columns qualified by `table`.
@@ -150,6 +172,14 @@ enum LedgerRows {
         query.appendInterpolation(NullableArray(unique.map { StorableText.from($0.incident?.incidentID) }))
         query.appendLiteral("::text[], ")
         query.appendInterpolation(NullableArray(unique.map { StorableText.from($0.incident?.incidentURL) }))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableArray(unique.map { $0.ownSilence?.purpose.rawValue }))
+        query.appendLiteral("::text[], ")
+        query.appendInterpolation(NullableArray(unique.map { $0.ownSilence.map { StoredTimestamp($0.answering) } }))
+        query.appendLiteral("::timestamptz[], ")
+        query.appendInterpolation(NullableArray(unique.map { $0.ownSilence.map { StoredTimestamp($0.endsAt) } }))
+        query.appendLiteral("::timestamptz[], ")
+        query.appendInterpolation(NullableArray(unique.map { $0.ownSilence.map { OwnSilenceIDs.encode($0.ids) } }))
         query.appendLiteral(
             """
             ::text[])
@@ -169,7 +199,11 @@ enum LedgerRows {
                 incident_changed_at = excluded.incident_changed_at,
                 incident_changed_by = excluded.incident_changed_by,
                 incident_id = excluded.incident_id,
-                incident_url = excluded.incident_url
+                incident_url = excluded.incident_url,
+                own_silence_purpose = excluded.own_silence_purpose,
+                own_silence_answering = excluded.own_silence_answering,
+                own_silence_ends_at = excluded.own_silence_ends_at,
+                own_silence_ids = excluded.own_silence_ids
             """)
     }
 
@@ -177,9 +211,9 @@ enum LedgerRows {
     static func entry(from row: PostgresRow) throws -> LedgerEntry {
         let (route, dedupKey, actionText, actionAt, startsAt, lastSeen, subjectText, members, causeText, summary,
             source, severityText, heldUntil, incidentStatus, incidentChangedAt, incidentChangedBy, incidentID,
-            incidentURL) = try row.decode(
+            incidentURL, silencePurpose, silenceAnswering, silenceEndsAt, silenceIDs) = try row.decode(
                 (String, String, String, Date, Date?, Date, String, String?, String, String?, String?, String?, Date?,
-                    String?, Date?, String?, String?, String?).self)
+                    String?, Date?, String?, String?, String?, String?, Date?, Date?, String?).self)
         guard let action = EventAction(rawValue: actionText) else {
             throw StoreError(reason: "a ledger row has the unknown action '\(actionText)'")
         }
@@ -203,7 +237,21 @@ enum LedgerRows {
             resolveHeldUntil: heldUntil,
             incident: try incident(
                 status: incidentStatus, changedAt: incidentChangedAt, changedBy: incidentChangedBy, id: incidentID,
-                url: incidentURL))
+                url: incidentURL),
+            ownSilence: try ownSilence(
+                purpose: silencePurpose, answering: silenceAnswering, endsAt: silenceEndsAt, ids: silenceIDs))
+    }
+
+    /// The silence of ours a row's columns record; `nil` when the entry has none.
+    private static func ownSilence(purpose: String?, answering: Date?, endsAt: Date?, ids: String?) throws -> OwnSilence? {
+        guard let purpose else { return nil }
+        guard let parsed = OwnSilence.Purpose(rawValue: purpose) else {
+            throw StoreError(reason: "a ledger row has the unknown silence purpose '\(purpose)'")
+        }
+        guard let answering, let endsAt, let ids else {
+            throw StoreError(reason: "a ledger row has a silence purpose without its times or silence ids")
+        }
+        return OwnSilence(purpose: parsed, answering: answering, endsAt: endsAt, ids: try OwnSilenceIDs.decode(ids))
     }
 
     /// The incident state of a row's columns; `nil` when PagerDuty never reported on the entry.

@@ -68,8 +68,9 @@ extension PostgresStore {
     }
 
     /// The entries the Alertmanager sync looks at, as ``AlertmanagerSync`` picks them from its cache: not a change
-    /// announcement, no resolve held, and either open (last action not a resolve) or resolved by the sync because
-    /// the alert was silenced or inhibited. Read through the partial index `ledger_sync_candidates`.
+    /// announcement, and either with a silence of ours (to extend or expire, even resolved or with a resolve held),
+    /// or with no resolve held and open (last action not a resolve) or resolved by the sync because the alert was
+    /// silenced or inhibited. Read through the partial index `ledger_sync_candidates`.
     public func syncCandidates() async throws(StoreError) -> [LedgerEntry] {
         try await fetch(
             "reading the Alertmanager sync's candidates", timeout: bulkTimeout,

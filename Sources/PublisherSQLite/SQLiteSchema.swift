@@ -15,6 +15,7 @@ enum SQLiteSchema {
         migrator.registerMigration("v3-checks-without-in-lists", migrate: rewriteChecksWithoutInLists)
         migrator.registerMigration("v4-request-times", migrate: createRequestTimes)
         migrator.registerMigration("v5-incident-state", migrate: addIncidentState)
+        migrator.registerMigration("v6-own-silence", migrate: addOwnSilence)
         return migrator
     }
 
@@ -196,6 +197,21 @@ enum SQLiteSchema {
                 applied_at REAL NOT NULL
             ) STRICT;
             CREATE INDEX inbound_events_applied_at ON inbound_events (applied_at);
+            """)
+    }
+
+    /// The silence this daemon keeps in Alertmanager for an entry (``OwnSilence``): why (`acknowledged` or
+    /// `manual_resolve`), the PagerDuty state it answers, when it ends, and its id on each Alertmanager as a JSON
+    /// object (keys sorted). All `NULL` while the entry has none. The check is written as comparisons, not an `IN`
+    /// list, which SQLite would evaluate with a temporary B-tree per row (see `v3-checks-without-in-lists`).
+    private static func addOwnSilence(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE ledger ADD COLUMN own_silence_purpose TEXT
+                CHECK (own_silence_purpose IS NULL OR own_silence_purpose = 'acknowledged'
+                    OR own_silence_purpose = 'manual_resolve');
+            ALTER TABLE ledger ADD COLUMN own_silence_answering REAL;
+            ALTER TABLE ledger ADD COLUMN own_silence_ends_at REAL;
+            ALTER TABLE ledger ADD COLUMN own_silence_ids TEXT;
             """)
     }
 }

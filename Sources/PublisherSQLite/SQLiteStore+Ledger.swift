@@ -32,13 +32,14 @@ enum LedgerRow {
     static let columns = """
         route, dedup_key, last_action, last_action_at, starts_at, last_seen,
         subject, members, cause, summary, source, severity, resolve_held_until,
-        incident_status, incident_changed_at, incident_changed_by, incident_id, incident_url
+        incident_status, incident_changed_at, incident_changed_by, incident_id, incident_url,
+        own_silence_purpose, own_silence_answering, own_silence_ends_at, own_silence_ids
         """
 
     /// Inserts an entry, or replaces the one with the same route and dedup_key.
     static let upsertSQL = """
         INSERT INTO ledger (\(columns))
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (route, dedup_key) DO UPDATE SET
             last_action = excluded.last_action,
             last_action_at = excluded.last_action_at,
@@ -55,7 +56,11 @@ enum LedgerRow {
             incident_changed_at = excluded.incident_changed_at,
             incident_changed_by = excluded.incident_changed_by,
             incident_id = excluded.incident_id,
-            incident_url = excluded.incident_url
+            incident_url = excluded.incident_url,
+            own_silence_purpose = excluded.own_silence_purpose,
+            own_silence_answering = excluded.own_silence_answering,
+            own_silence_ends_at = excluded.own_silence_ends_at,
+            own_silence_ids = excluded.own_silence_ids
         """
 
     /// The arguments of ``upsertSQL`` for `entry`.
@@ -80,6 +85,10 @@ enum LedgerRow {
             entry.incident?.changedBy,
             entry.incident?.incidentID,
             entry.incident?.incidentURL,
+            entry.ownSilence?.purpose.rawValue,
+            entry.ownSilence.map { StoredTime.encode($0.answering) },
+            entry.ownSilence.map { StoredTime.encode($0.endsAt) },
+            entry.ownSilence.map { OwnSilenceIDs.encode($0.ids) },
         ]
     }
 
@@ -106,7 +115,26 @@ enum LedgerRow {
             cause: cause,
             remembered: remembered(row),
             resolveHeldUntil: heldUntil.map(StoredTime.decode),
-            incident: try incident(row))
+            incident: try incident(row),
+            ownSilence: try ownSilence(row))
+    }
+
+    /// The silence of ours a row records; `nil` when the entry has none.
+    private static func ownSilence(_ row: Row) throws -> OwnSilence? {
+        guard let purposeText: String = row["own_silence_purpose"] else { return nil }
+        guard let purpose = OwnSilence.Purpose(rawValue: purposeText) else {
+            throw StoreError(reason: "a ledger row has the unknown silence purpose '\(purposeText)'")
+        }
+        guard
+            let answering: Double = row["own_silence_answering"],
+            let endsAt: Double = row["own_silence_ends_at"],
+            let idsText: String = row["own_silence_ids"]
+        else {
+            throw StoreError(reason: "a ledger row has a silence purpose without its times or silence ids")
+        }
+        return OwnSilence(
+            purpose: purpose, answering: StoredTime.decode(answering), endsAt: StoredTime.decode(endsAt),
+            ids: try OwnSilenceIDs.decode(idsText))
     }
 
     /// The incident state of a row; `nil` when PagerDuty never reported on it.
@@ -150,5 +178,25 @@ enum LedgerRow {
             let severity = Severity(rawValue: severityText)
         else { return nil }
         return RememberedPayload(summary: summary, source: source, severity: severity)
+    }
+}
+
+/// The ids of a silence of ours (``OwnSilence/ids``: Alertmanager display name → silence id) as stored: a JSON
+/// object with its keys sorted, so an entry is always written the same way.
+enum OwnSilenceIDs {
+    static func encode(_ ids: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // A dictionary of strings always encodes.
+        let data = (try? encoder.encode(ids)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func decode(_ text: String) throws -> [String: String] {
+        do {
+            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+        } catch {
+            throw StoreError(reason: "a ledger row has silence ids that are not a JSON object of strings")
+        }
     }
 }

@@ -3,7 +3,8 @@ import Logging
 import PagerDutyEvents
 import PostgresNIO
 import PublisherCore
-import PublisherPostgres
+import PublisherSQLite
+@testable import PublisherPostgres
 import PublisherTestSupport
 import Synchronization
 import Testing
@@ -19,7 +20,7 @@ struct PostgresStoreTests {
             try await withPostgresStore(database) { store in
                 try await store.migrate()
                 try await store.migrate()
-                #expect(try await store.appliedMigrations() == ["v1", "v2-incident-state"])
+                #expect(try await store.appliedMigrations() == ["v1", "v2-incident-state", "v3-own-silence"])
                 let tables = try database.psql(
                     "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'")
                 #expect(tables == "dead_letters,heartbeat,inbound_events,ledger,outbox,request_times,schema_migrations")
@@ -42,7 +43,7 @@ struct PostgresStoreTests {
                             try await group.waitForAll()
                         }
                         for store in stores {
-                            #expect(try await store.appliedMigrations() == ["v1", "v2-incident-state"])
+                            #expect(try await store.appliedMigrations() == ["v1", "v2-incident-state", "v3-own-silence"])
                             try await store.checkWritable()
                         }
                     }
@@ -97,30 +98,38 @@ struct PostgresStoreTests {
 
     @Test("syncCandidates and heldResolves select exactly what the in-memory path selects")
     func sharedStoreSelections() async throws {
-        // Every combination of subject, last action, cause and hold (past, due now, future).
+        // Every combination of subject, last action, cause, hold (past, due now, future) and silence of ours.
         var entries: [LedgerEntry] = []
         let subjects: [LedgerSubject] = [.alert, .group(members: ["f1", "f2"]), .change]
         let holds: [Date?] = [nil, Times.at(-5), Times.at(0), Times.at(5)]
+        let silences: [OwnSilence?] = [
+            nil, OwnSilence(purpose: .manualResolve, answering: Times.at(-1), endsAt: Times.at(60), ids: ["am": "s-1"]),
+        ]
         for (s, subject) in subjects.enumerated() {
             for action in [EventAction.trigger, .acknowledge, .resolve] {
                 for cause in LedgerCause.allCases {
                     for (h, hold) in holds.enumerated() {
-                        var entry = ledgerEntry(
-                            route: s % 2 == 0 ? "db" : "web", dedupKey: "\(s)-\(action.rawValue)-\(cause.rawValue)-\(h)",
-                            action: action)
-                        entry.subject = subject
-                        entry.cause = cause
-                        entry.resolveHeldUntil = hold
-                        entries.append(entry)
+                        for (o, silence) in silences.enumerated() {
+                            var entry = ledgerEntry(
+                                route: s % 2 == 0 ? "db" : "web",
+                                dedupKey: "\(s)-\(action.rawValue)-\(cause.rawValue)-\(h)-\(o)", action: action)
+                            entry.subject = subject
+                            entry.cause = cause
+                            entry.resolveHeldUntil = hold
+                            entry.ownSilence = silence
+                            entries.append(entry)
+                        }
                     }
                 }
             }
         }
         let cache = LedgerCache()
         cache.apply(entries)
-        // AlertmanagerSync's filter over its cache.
+        // AlertmanagerSync's filter over its cache (AlertmanagerSync.isCandidate).
         let expectedCandidates = cache.entries { entry in
-            guard entry.subject != .change, entry.resolveHeldUntil == nil else { return false }
+            guard entry.subject != .change else { return false }
+            if entry.ownSilence != nil { return true }
+            guard entry.resolveHeldUntil == nil else { return false }
             return entry.isOpen || (entry.lastAction == .resolve && (entry.cause == .silenced || entry.cause == .inhibited))
         }
         // FlapDamping's read of the cache. A held resolve on an entry already resolved is not a resolve to send
@@ -143,6 +152,135 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("a resolved entry with a silence of ours is a sync candidate, even with a resolve held; without one it is not")
+    func resolvedEntriesWithOwnSilenceAreCandidates() async throws {
+        try await withPostgresDatabase(label: "silence_candidates") { database in
+            try await withPostgresStore(database) { store in
+                var silenced = ledgerEntry(dedupKey: "silenced", action: .resolve)
+                silenced.ownSilence = OwnSilence(
+                    purpose: .manualResolve, answering: Times.at(1), endsAt: Times.at(3601), ids: ["am": "s-1"])
+                var held = ledgerEntry(dedupKey: "held")
+                held.resolveHeldUntil = Times.at(30)
+                held.ownSilence = OwnSilence(purpose: .acknowledged, answering: Times.at(2), endsAt: Times.at(602))
+                var change = ledgerEntry(dedupKey: "change")
+                change.subject = .change
+                change.ownSilence = silenced.ownSilence
+                let plain = ledgerEntry(dedupKey: "plain", action: .resolve)
+                try await store.commit(ledger: [silenced, held, change, plain], outbox: [])
+                #expect(try await store.syncCandidates() == [held, silenced])
+
+                // Its silence ended: a plain resolved entry again.
+                silenced.ownSilence = nil
+                try await store.commit(ledger: [silenced], outbox: [])
+                #expect(try await store.syncCandidates() == [held])
+            }
+        }
+    }
+
+    @Test("a silence of ours is stored as its columns (ids as a JSON object, keys sorted) and cleared to NULLs")
+    func ownSilenceColumns() async throws {
+        try await withPostgresDatabase(label: "silence_columns") { database in
+            try await withPostgresStore(database) { store in
+                var entry = ledgerEntry(dedupKey: "a", action: .acknowledge)
+                entry.ownSilence = OwnSilence(
+                    purpose: .manualResolve, answering: Times.at(1), endsAt: Times.at(3601),
+                    ids: ["west": "s-2", "east": "s-1"])
+                try await store.commit(ledger: [entry], outbox: [])
+                let row = try database.psql(
+                    """
+                    SELECT own_silence_purpose, own_silence_answering = to_timestamp(\(Times.at(1).timeIntervalSince1970)),
+                        own_silence_ends_at = to_timestamp(\(Times.at(3601).timeIntervalSince1970)), own_silence_ids
+                    FROM ledger
+                    """)
+                #expect(row == #"manual_resolve|t|t|{"east":"s-1","west":"s-2"}"#)
+
+                entry.ownSilence = nil
+                try await store.commit(ledger: [entry], outbox: [])
+                let cleared = try database.psql(
+                    """
+                    SELECT own_silence_purpose IS NULL AND own_silence_answering IS NULL AND own_silence_ends_at IS NULL
+                        AND own_silence_ids IS NULL
+                    FROM ledger
+                    """)
+                #expect(cleared == "t")
+                let refused = #expect(throws: PostgresTestDatabaseError.self) {
+                    try database.psql("UPDATE ledger SET own_silence_purpose = 'acknowledged'")
+                }
+                #expect(refused?.reason.contains("ledger_own_silence_complete") == true, "\(String(describing: refused))")
+                #expect(throws: PostgresTestDatabaseError.self) {
+                    try database.psql(
+                        """
+                        UPDATE ledger SET own_silence_purpose = 'snoozed', own_silence_answering = now(),
+                            own_silence_ends_at = now(), own_silence_ids = '{}'
+                        """)
+                }
+            }
+        }
+    }
+
+    @Test("a database of the previous schema keeps its rows (without silences of ours) and gets the new candidates index")
+    func upgradesTheIncidentStateSchema() async throws {
+        try await withPostgresDatabase(label: "upgrade_v3") { database in
+            try database.psql(PostgresSchema.createMigrationsTable)
+            for migration in PostgresSchema.migrations.prefix(while: { $0.name != "v3-own-silence" }) {
+                for statement in migration.statements { try database.psql(statement) }
+                try database.psql("INSERT INTO schema_migrations (name) VALUES ('\(migration.name)')")
+            }
+            try database.psql(
+                """
+                INSERT INTO ledger (route, dedup_key, last_action, last_action_at, last_seen, cause,
+                    incident_status, incident_changed_at, incident_id)
+                VALUES ('default', 'a', 'acknowledge', now(), now(), 'webhook', 'acknowledged', now(), 'PQ1'),
+                    ('default', 'b', 'resolve', now(), now(), 'silenced', NULL, NULL, NULL),
+                    ('default', 'c', 'resolve', now(), now(), 'webhook', 'resolved', now(), 'PQ2')
+                """)
+            try await withPostgresStore(database) { store in
+                #expect(try await store.appliedMigrations() == ["v1", "v2-incident-state", "v3-own-silence"])
+                let ledger = try await store.loadLedger(seenSince: .distantPast)
+                #expect(ledger.map(\.dedupKey) == ["a", "b", "c"])
+                #expect(ledger.allSatisfy { $0.ownSilence == nil })
+                #expect(ledger.first?.incident?.incidentID == "PQ1" && ledger.last?.incident?.status == .resolved)
+                #expect(try await store.syncCandidates().map(\.dedupKey) == ["a", "b"])
+
+                var c = try #require(ledger.last)
+                c.ownSilence = OwnSilence(purpose: .manualResolve, answering: Times.at(1), endsAt: Times.at(61))
+                try await store.commit(ledger: [c], outbox: [])
+                #expect(try await store.syncCandidates().map(\.dedupKey) == ["a", "b", "c"])
+                let index = try database.psql(
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = 'ledger_sync_candidates'")
+                #expect(index.contains("own_silence_purpose IS NOT NULL"), "\(index)")
+            }
+        }
+    }
+
+    @Test("migrate-store carries each entry's incident state and silence of ours from SQLite to PostgreSQL")
+    func transferCarriesOwnSilences() async throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("publisher-transfer-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = try SQLiteStore(path: directory.appendingPathComponent("source.sqlite").path)
+        defer { try? source.close() }
+        var acknowledged = ledgerEntry(dedupKey: "a", action: .acknowledge)
+        acknowledged.incident = IncidentState(
+            status: .acknowledged, changedAt: Times.at(3), changedBy: "Ada", incidentID: "PQ1", incidentURL: nil)
+        acknowledged.ownSilence = OwnSilence(
+            purpose: .acknowledged, answering: Times.at(3), endsAt: Times.at(603), ids: ["east": "s-1", "west": "s-2"])
+        var resolved = ledgerEntry(dedupKey: "b", action: .resolve)
+        resolved.ownSilence = OwnSilence(purpose: .manualResolve, answering: Times.at(4), endsAt: Times.at(7204))
+        let plain = ledgerEntry(dedupKey: "c")
+        try await source.commit(ledger: [acknowledged, resolved, plain], outbox: [])
+
+        try await withPostgresDatabase(label: "transfer") { database in
+            try await withPostgresStore(database) { target in
+                let report = try await StoreTransfer.copy(from: source, to: target)
+                #expect(report.ledgerEntries == 3)
+                #expect(try await target.loadLedger(seenSince: .distantPast) == [acknowledged, resolved, plain])
+                #expect(try await target.syncCandidates() == [acknowledged, resolved, plain])
+            }
+        }
+    }
+
     @Test("the summary, sync-candidate and held-resolve reads use their indexes")
     func readsUseTheirIndexes() async throws {
         try await withPostgresDatabase(label: "plans") { database in
@@ -156,8 +294,9 @@ struct PostgresStoreTests {
                 #expect(!summaries.contains("Sort"), "\(summaries)")
                 let candidates = try plan(
                     """
-                    SELECT * FROM ledger WHERE subject <> 'change' AND resolve_held_until IS NULL \
-                    AND (last_action <> 'resolve' OR cause IN ('silenced', 'inhibited')) ORDER BY route, dedup_key
+                    SELECT * FROM ledger WHERE subject <> 'change' AND (own_silence_purpose IS NOT NULL \
+                    OR (resolve_held_until IS NULL AND (last_action <> 'resolve' OR cause IN ('silenced', 'inhibited')))) \
+                    ORDER BY route, dedup_key
                     """)
                 #expect(candidates.contains("ledger_sync_candidates"), "\(candidates)")
                 let held = try plan(

@@ -367,6 +367,40 @@ struct StoreContractTests {
         }
     }
 
+    @Test("a silence of ours round-trips with both purposes and its ids, is replaced by a later write, and clears",
+        arguments: StoreKind.runnable)
+    func ownSilenceRoundTripsAndClears(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            var acknowledged = ledgerEntry(dedupKey: "a", action: .acknowledge)
+            acknowledged.incident = IncidentState(
+                status: .acknowledged, changedAt: Times.at(12.25), changedBy: "Ada", incidentID: "PGR0VU2",
+                incidentURL: nil)
+            acknowledged.ownSilence = OwnSilence(
+                purpose: .acknowledged, answering: Times.at(12.25), endsAt: Times.at(3600.5),
+                ids: ["west": "0b6c3c4e-a8f1-4d8e-9b6a-7f4f2d9a1e11", "east — \"primary\"": "5f1b2c3d-0000-4e5f-8a9b-abcdef012345"])
+            var manuallyResolved = ledgerEntry(route: "web", dedupKey: "b", action: .resolve)
+            manuallyResolved.ownSilence = OwnSilence(
+                purpose: .manualResolve, answering: Times.at(13), endsAt: Times.at(7213), ids: ["only": "s-1"])
+            var notYetTaken = ledgerEntry(route: "web", dedupKey: "c")
+            notYetTaken.ownSilence = OwnSilence(purpose: .acknowledged, answering: Times.at(14), endsAt: Times.at(614))
+            let none = ledgerEntry(dedupKey: "d")
+            try await store.commit(ledger: [acknowledged, manuallyResolved, notYetTaken, none], outbox: [])
+            let loaded = try await store.loadLedger(seenSince: .distantPast)
+            #expect(Set(loaded) == [acknowledged, manuallyResolved, notYetTaken, none])
+            #expect(loaded.first { $0.dedupKey == "a" }?.ownSilence?.ids.count == 2)
+            #expect(loaded.first { $0.dedupKey == "c" }?.ownSilence?.ids == [:])
+            #expect(loaded.first { $0.dedupKey == "d" }?.ownSilence == nil)
+
+            // Extended, one more Alertmanager took it, and another entry's silence ended.
+            acknowledged.ownSilence?.endsAt = Times.at(7200)
+            acknowledged.ownSilence?.ids["north"] = "s-3"
+            manuallyResolved.ownSilence = nil
+            notYetTaken.ownSilence?.purpose = .manualResolve
+            try await store.commit(ledger: [acknowledged, manuallyResolved, notYetTaken], outbox: [])
+            #expect(Set(try await store.loadLedger(seenSince: .distantPast)) == [acknowledged, manuallyResolved, notYetTaken, none])
+        }
+    }
+
     @Test("webhook event ids are remembered idempotently and forgotten after 24 hours", arguments: StoreKind.runnable)
     func inboundEventIDs(kind: StoreKind) async throws {
         try await withStore(kind) { store in

@@ -39,6 +39,7 @@ struct SQLiteSchemaRebuildTests {
             "INSERT INTO ledger (route, dedup_key, last_action, last_action_at, last_seen, subject) VALUES ('r', 'k', 'trigger', 1, 1, 'team')",
             "INSERT INTO ledger (route, dedup_key, last_action, last_action_at, last_seen, cause) VALUES ('r', 'k', 'trigger', 1, 1, 'whim')",
             "INSERT INTO ledger (route, dedup_key, last_action, last_action_at, last_seen, incident_status) VALUES ('r', 'k', 'trigger', 1, 1, 'snoozed')",
+            "INSERT INTO ledger (route, dedup_key, last_action, last_action_at, last_seen, own_silence_purpose) VALUES ('r', 'k', 'trigger', 1, 1, 'snoozed')",
             "INSERT INTO ledger (route, dedup_key, last_action, last_action_at, last_seen, severity) VALUES ('r', 'k', 'trigger', 1, 1, 'loud')",
         ]
     )

@@ -11,6 +11,10 @@ struct StoreTransferTests {
         var silenced = ledgerEntry(dedupKey: "a", action: .acknowledge)
         silenced.cause = .silenced
         silenced.remembered = RememberedPayload(summary: "Disk full", source: "db-1", severity: .warning)
+        silenced.incident = IncidentState(
+            status: .acknowledged, changedAt: Times.at(3), changedBy: "Ada", incidentID: "PQ1", incidentURL: nil)
+        silenced.ownSilence = OwnSilence(
+            purpose: .acknowledged, answering: Times.at(3), endsAt: Times.at(603), ids: ["east": "s-1", "west": "s-2"])
         try await source.commit(
             ledger: [silenced, ledgerEntry(dedupKey: "b"), ledgerEntry(route: "db", dedupKey: "c", action: .resolve)],
             outbox: [
@@ -36,6 +40,8 @@ struct StoreTransferTests {
             #expect(report == StoreTransferReport(ledgerEntries: 3, pendingMessages: 4, deadLetters: 2))
 
             #expect(Set(try await target.loadLedger(seenSince: .distantPast)) == Set(try await source.loadLedger(seenSince: .distantPast)))
+            #expect(try await target.loadLedger(seenSince: .distantPast).first { $0.dedupKey == "a" }?.ownSilence?.ids.count == 2,
+                "the incident state and the silence of ours come along")
             let moved = try await target.pendingMessages(limit: 100)
             #expect(moved.map(\.message) == (try await source.pendingMessages(limit: 100)).map(\.message), "same messages, same order")
             #expect(moved.map { String(decoding: $0.message.body, as: UTF8.self) } == ["a-trigger", "c-trigger", "a-ack", "c-resolve"])
