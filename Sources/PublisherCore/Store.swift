@@ -98,6 +98,25 @@ public struct OwnSilence: Sendable, Hashable {
         self.endsAt = endsAt
         self.ids = ids
     }
+    /// ``ids`` as the stores keep them: a JSON object with sorted keys, so an entry is always written the same way
+    /// (JSON escapes a NUL character, so the text is storable in PostgreSQL too).
+    public var storedIDs: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // A dictionary of strings always encodes.
+        let data = (try? encoder.encode(ids)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The ids from their stored text (``storedIDs``).
+    /// - Throws: ``StoreError`` when the text is not a JSON object of strings.
+    public static func ids(stored text: String) throws(StoreError) -> [String: String] {
+        do {
+            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+        } catch {
+            throw StoreError(reason: "a ledger row has silence ids that are not a JSON object of strings")
+        }
+    }
 }
 
 /// What the ledger remembers of one alert on one route: the last action sent (or queued) for its dedup_key.

@@ -89,27 +89,6 @@ enum StorableText {
     }
 }
 
-/// The ids of a silence of ours (``OwnSilence/ids``: Alertmanager display name → silence id) as stored: a JSON
-/// object with its keys sorted, so an entry is always written the same way (the SQLite store writes the same text).
-/// JSON escapes a NUL character, so the text is always storable.
-enum OwnSilenceIDs {
-    static func encode(_ ids: [String: String]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // A dictionary of strings always encodes.
-        let data = (try? encoder.encode(ids)) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    static func decode(_ text: String) throws -> [String: String] {
-        do {
-            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
-        } catch {
-            throw StoreError(reason: "a ledger row has silence ids that are not a JSON object of strings")
-        }
-    }
-}
-
 /// Reads and writes ``LedgerEntry`` rows.
 enum LedgerRows {
     /// The columns ``entry(from:)`` reads, in this order.
@@ -179,7 +158,7 @@ enum LedgerRows {
         query.appendLiteral("::timestamptz[], ")
         query.appendInterpolation(NullableArray(unique.map { $0.ownSilence.map { StoredTimestamp($0.endsAt) } }))
         query.appendLiteral("::timestamptz[], ")
-        query.appendInterpolation(NullableArray(unique.map { $0.ownSilence.map { OwnSilenceIDs.encode($0.ids) } }))
+        query.appendInterpolation(NullableArray(unique.map { $0.ownSilence.map { $0.storedIDs } }))
         query.appendLiteral(
             """
             ::text[])
@@ -251,7 +230,7 @@ enum LedgerRows {
         guard let answering, let endsAt, let ids else {
             throw StoreError(reason: "a ledger row has a silence purpose without its times or silence ids")
         }
-        return OwnSilence(purpose: parsed, answering: answering, endsAt: endsAt, ids: try OwnSilenceIDs.decode(ids))
+        return OwnSilence(purpose: parsed, answering: answering, endsAt: endsAt, ids: try OwnSilence.ids(stored: ids))
     }
 
     /// The incident state of a row's columns; `nil` when PagerDuty never reported on the entry.

@@ -88,7 +88,7 @@ enum LedgerRow {
             entry.ownSilence?.purpose.rawValue,
             entry.ownSilence.map { StoredTime.encode($0.answering) },
             entry.ownSilence.map { StoredTime.encode($0.endsAt) },
-            entry.ownSilence.map { OwnSilenceIDs.encode($0.ids) },
+            entry.ownSilence.map { $0.storedIDs },
         ]
     }
 
@@ -134,7 +134,7 @@ enum LedgerRow {
         }
         return OwnSilence(
             purpose: purpose, answering: StoredTime.decode(answering), endsAt: StoredTime.decode(endsAt),
-            ids: try OwnSilenceIDs.decode(idsText))
+            ids: try OwnSilence.ids(stored: idsText))
     }
 
     /// The incident state of a row; `nil` when PagerDuty never reported on it.
@@ -181,22 +181,3 @@ enum LedgerRow {
     }
 }
 
-/// The ids of a silence of ours (``OwnSilence/ids``: Alertmanager display name → silence id) as stored: a JSON
-/// object with its keys sorted, so an entry is always written the same way.
-enum OwnSilenceIDs {
-    static func encode(_ ids: [String: String]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // A dictionary of strings always encodes.
-        let data = (try? encoder.encode(ids)) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    static func decode(_ text: String) throws -> [String: String] {
-        do {
-            return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
-        } catch {
-            throw StoreError(reason: "a ledger row has silence ids that are not a JSON object of strings")
-        }
-    }
-}
