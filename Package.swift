@@ -42,11 +42,18 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
-        // PagerDuty Events API v2: wire types, limits and truncation, libcurl transport, error classification.
+        // Outbound HTTP over libcurl, on its own threads: TLS ≥ 1.2, timeouts, proxies, connection reuse. Both API
+        // clients (PagerDuty's Events API, Alertmanager's API) go through it.
+        .target(
+            name: "CurlHTTP",
+            dependencies: ["CCurl"],
+            swiftSettings: swiftSettings
+        ),
+        // PagerDuty Events API v2: wire types, limits and truncation, error classification.
         .target(
             name: "PagerDutyEvents",
             dependencies: [
-                "CCurl",
+                "CurlHTTP",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -143,6 +150,7 @@ let package = Package(
             name: "PagerDutyPublisher",
             dependencies: [
                 "AlertmanagerModels",
+                "CurlHTTP",
                 "PagerDutyEvents",
                 "PublisherCore",
                 "PublisherSQLite",
@@ -195,7 +203,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PagerDutyEventsTests",
-            dependencies: ["PagerDutyEvents", "PublisherTestSupport"],
+            dependencies: ["PagerDutyEvents", "CurlHTTP", "PublisherTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -211,7 +219,7 @@ let package = Package(
         .testTarget(
             name: "PublisherCoreTests",
             dependencies: [
-                "PublisherCore", "PublisherTestSupport",
+                "PublisherCore", "CurlHTTP", "PublisherTestSupport",
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings

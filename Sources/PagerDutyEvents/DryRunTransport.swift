@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 
 /// A transport that sends nothing: it shows each request to an observer (which typically logs it) and answers

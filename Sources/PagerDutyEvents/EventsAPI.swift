@@ -1,3 +1,5 @@
+import CurlHTTP
+
 // The public surface of the Events API client. Implementations live beside this file.
 
 /// An Events API v2 endpoint.
@@ -16,41 +18,6 @@ public enum EventsEndpoint: String, Sendable, Hashable, CaseIterable {
     }
 }
 
-/// What an HTTP server answered.
-public struct HTTPResponse: Sendable, Hashable {
-    public var status: Int
-    /// Header names in lower case.
-    public var headers: [String: String]
-    public var body: [UInt8]
-
-    public init(status: Int, headers: [String: String] = [:], body: [UInt8] = []) {
-        self.status = status
-        self.headers = headers
-        self.body = body
-    }
-}
-
-/// Why a request got no HTTP answer.
-public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible {
-    public enum Kind: String, Sendable, Hashable {
-        /// The connect or total timeout passed.
-        case timeout
-        /// DNS, connection refused or reset, TLS handshake or certificate failure, proxy failure.
-        case network
-    }
-
-    public var kind: Kind
-    /// A human-readable reason that never contains a secret.
-    public var reason: String
-
-    public init(kind: Kind, reason: String) {
-        self.kind = kind
-        self.reason = reason
-    }
-
-    public var description: String { "\(kind.rawValue): \(reason)" }
-}
-
 /// Something that can POST a body and return the answer. Blocking work never runs on the caller's executor.
 public protocol HTTPTransport: Sendable {
     /// POSTs `body` to `url` with `headers`, throwing ``TransportError`` when no HTTP answer came back.
@@ -63,3 +30,7 @@ extension HTTPTransport {
     /// A transport sends its requests unless it says otherwise.
     public var sendsRequests: Bool { true }
 }
+
+/// The libcurl transport (target `CurlHTTP`, shared with the Alertmanager API client) sends the Events API's
+/// requests.
+extension CurlHTTPTransport: HTTPTransport {}

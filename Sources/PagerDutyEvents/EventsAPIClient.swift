@@ -1,3 +1,5 @@
+import CurlHTTP
+
 /// Sends events to PagerDuty's Events API v2 and reports what happened; it never retries by itself.
 ///
 /// Each send fits the event to PagerDuty's limits (``AlertEvent/fittedToLimits()``), encodes it with

@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 
 /// Turns an HTTP answer or a transport failure into a ``DeliveryOutcome``, with every text taken from the answer

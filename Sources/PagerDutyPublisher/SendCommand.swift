@@ -1,3 +1,4 @@
+import CurlHTTP
 import AlertmanagerModels
 import ArgumentParser
 import Foundation

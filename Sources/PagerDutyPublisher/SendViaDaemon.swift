@@ -1,3 +1,4 @@
+import CurlHTTP
 import AlertmanagerModels
 import ArgumentParser
 import Foundation
@@ -55,7 +56,7 @@ struct SendViaDaemon {
         let transport = CurlHTTPTransport(
             configuration: CurlTransportConfiguration(userAgent: "pagerduty-publisher/\(PublisherVersion.current)", maxConcurrentRequests: 1)
         )
-        let response: PagerDutyEvents.HTTPResponse
+        let response: CurlHTTP.HTTPResponse
         do {
             response = try await transport.post(url: url, headers: headers, body: Array(body))
         } catch {

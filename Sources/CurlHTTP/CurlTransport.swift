@@ -15,7 +15,7 @@ import Synchronization
 ///
 /// Errors: a total or connect timeout becomes ``TransportError/Kind/timeout``; anything else without an HTTP answer
 /// becomes ``TransportError/Kind/network``. The reason is libcurl's error text, which never holds the request body.
-public final class CurlHTTPTransport: HTTPTransport {
+public final class CurlHTTPTransport: Sendable {
     /// The prefix of every worker thread's name.
     public static let workerThreadNamePrefix = "pd-curl-"
 
