@@ -205,6 +205,9 @@ struct SilenceKeeper: Sendable {
                     metrics.recordSilence(action)
                     log(action, plan: plan, alertmanager: silencer.displayName, id: id, purpose: purpose, endsAt: endsAt)
                 } catch {
+                    // Not recorded as existing: the next poll creates it there anew (a silence it may still hold
+                    // ends on its own), so the recorded end never claims an extension that did not happen.
+                    ids[silencer.displayName] = nil
                     metrics.recordSilence(.failed)
                     logger.warning(
                         "Could not write a silence in Alertmanager; the sync tries again at its next poll",

@@ -100,6 +100,26 @@ struct SilencePolicyTests {
         #expect(am.silencePosts.last?.id == nil)
     }
 
+    @Test func anExtensionThatFailedIsNotRecordedAsOneAndTheSilenceIsMadeAgainAtTheNextPoll() async throws {
+        let h = H(feedbackPolicy: Self.ackSilence)
+        let am = h.alertmanagers[0]
+        try await h.webhook([H.alert("a1")])
+        am.report([H.active("a1")])
+        try await Self.report(h, "a1", .acknowledged, id: "ev-1")
+        await h.sync.poll()
+        let firstEnd = try #require(h.entry("a1")?.ownSilence?.endsAt)
+        am.refuseSilences(true)
+        h.clock.advance(by: .seconds(1900))
+        await h.sync.poll()
+        #expect(h.entry("a1")?.ownSilence?.ids.isEmpty == true, "the refused Alertmanager holds no extended silence")
+        #expect(h.metricsText.contains(#"pagerduty_publisher_silences_total{action="failed"} 1"#))
+        am.refuseSilences(false)
+        await h.sync.poll()
+        let id = try #require(h.entry("a1")?.ownSilence?.ids["am-1:9093"])
+        #expect(am.silences[id]?.endsAt == h.clock.now.addingTimeInterval(3600))
+        #expect(try #require(h.entry("a1")?.ownSilence?.endsAt) > firstEnd)
+    }
+
     @Test func everyAlertmanagerGetsTheSilenceAndOneThatRefusedGetsItAtTheNextPoll() async throws {
         let h = H(alertmanagers: [ScriptedAlertmanager("am-1:9093"), ScriptedAlertmanager("am-2:9093")], feedbackPolicy: Self.ackSilence)
         try await h.webhook([H.alert("a1")])
