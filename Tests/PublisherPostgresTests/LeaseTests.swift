@@ -62,12 +62,15 @@ struct LeaseTests {
                     async let claimedA = a.claim(work)
                     async let claimedB = b.claim(work)
                     let (byA, byB) = await (claimedA, claimedB)
-                    #expect(byA != byB, "exactly one replica must own \(work)")
-                    let owner = byA ? "replica-a" : "replica-b"
-                    #expect(try await database.owner(of: work) == owner)
-                    // Asking again changes nothing.
-                    #expect(await a.claim(work) == byA)
-                    #expect(await b.claim(work) == byB)
+                    #expect(!(byA && byB), "never two owners of \(work)")
+                    // PostgreSQL names one owner. (On a loaded machine a claim whose statement outlived the lease's
+                    // local validity answers no, the safe answer, although its row was written: then both said no
+                    // here, and the owner's next claim confirms it.)
+                    let owner = try await database.owner(of: work)
+                    #expect(owner == "replica-a" || owner == "replica-b", "\(work): \(owner)")
+                    if byA || byB { #expect(owner == (byA ? "replica-a" : "replica-b")) }
+                    #expect(await a.claim(work) == (owner == "replica-a"))
+                    #expect(await b.claim(work) == (owner == "replica-b"))
                 }
             }
         }
