@@ -121,6 +121,7 @@ struct Daemon {
             store: store, ledger: ledger, flaps: flaps, clock: clock, signal: signal, metrics: metrics,
             gate: ledgerGate, logger: logger
         )
+        let lanes = LaneStatusBoard()
         let dispatcher = Dispatcher(
             store: store,
             routes: routes,
@@ -130,8 +131,28 @@ struct Daemon {
             signal: signal,
             metrics: metrics,
             ownership: opened.ownership,
+            statusBoard: lanes,
             logger: logger
         )
+        let sync: AlertmanagerSync?
+        if settings.alertmanagers.isEmpty {
+            sync = nil
+        } else {
+            let clients = makeAlertmanagerClients()
+            sync = AlertmanagerSync(
+                sources: clients,
+                store: store, routes: routes, ledger: ledger, mapper: mapper, policy: settings.ledgerPolicy,
+                configuration: settings.alertmanagerSync, clock: clock, signal: signal, metrics: metrics,
+                gate: ledgerGate, ownership: opened.ownership, silencers: clients, logger: logger
+            )
+        }
+        var statusReport: (@Sendable () async throws -> StatusReport)?
+        if let administered = store as? any PublisherStore & QueueAdministration {
+            let reporter = StatusReporter(
+                version: PublisherVersion.current, store: administered, routes: routes, lanes: lanes,
+                rateLimit: settings.rateLimit, alertmanagers: { sync?.alertmanagerStatuses() ?? [] }, clock: clock)
+            statusReport = { try await reporter.report() }
+        }
         let credentials = ReceiverCredentials(
             token: settings.authToken,
             basic: settings.basicAuth.map { BasicAuthCredentials(username: $0.username, password: $0.password) })
@@ -171,6 +192,7 @@ struct Daemon {
                     recordOutcome: { eventType, result in metrics.recordInboundWebhook(eventType: eventType, result: result) },
                     now: { clock.now })
             },
+            statusReport: statusReport,
             logger: logger,
             onServerRunning: { port in
                 receiverLogger.info(
@@ -187,16 +209,7 @@ struct Daemon {
             .init(service: damping),
             .init(service: reloader),
         ]
-        if !settings.alertmanagers.isEmpty {
-            let clients = makeAlertmanagerClients()
-            let sync = AlertmanagerSync(
-                sources: clients,
-                store: store, routes: routes, ledger: ledger, mapper: mapper, policy: settings.ledgerPolicy,
-                configuration: settings.alertmanagerSync, clock: clock, signal: signal, metrics: metrics,
-                gate: ledgerGate, ownership: opened.ownership, silencers: clients, logger: logger
-            )
-            services.append(.init(service: sync))
-        }
+        if let sync { services.append(.init(service: sync)) }
         services.append(.init(service: application))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

@@ -151,6 +151,17 @@ public final class AlertmanagerSync: Service {
         var missingSince: [LedgerKey: Date] = [:]
         /// Whether each Alertmanager answered its last poll (for one log line per change).
         var reachable: [String: Bool] = [:]
+        /// When each Alertmanager last answered.
+        var lastAnswered: [String: Date] = [:]
+    }
+
+    /// What the last poll saw of each configured Alertmanager, in the order configured (the status page).
+    public func alertmanagerStatuses() -> [AlertmanagerStatus] {
+        let state = state.withLock { ($0.reachable, $0.lastAnswered) }
+        return sources.map { source in
+            AlertmanagerStatus(
+                name: source.displayName, isUp: state.0[source.displayName], lastAnsweredAt: state.1[source.displayName])
+        }
     }
 
     public init(
@@ -218,6 +229,7 @@ public final class AlertmanagerSync: Service {
             switch answer {
             case .success(let alerts):
                 noteReachability(of: source.displayName, isUp: true, error: nil)
+                state.withLock { $0.lastAnswered[source.displayName] = now }
                 for observed in alerts {
                     guard let fingerprint = try? DedupKey.of(observed.alert) else { continue }
                     observations[fingerprint, default: []].append(observed)

@@ -66,10 +66,12 @@ public final class Dispatcher: Service {
     private let signal: WorkSignal
     private let metrics: PublisherMetrics
     private let ownership: any WorkOwnership
+    private let statusBoard: LaneStatusBoard
     private let logger: Logger
 
     /// - Parameter ownership: which replica delivers each routing key's events; ``SoleReplica`` (the default)
     ///   delivers all of them.
+    /// - Parameter statusBoard: where the lanes note their requests and 429 pauses, for the status page.
     public init(
         store: any PublisherStore,
         routes: RouteTable,
@@ -79,9 +81,11 @@ public final class Dispatcher: Service {
         signal: WorkSignal,
         metrics: PublisherMetrics,
         ownership: any WorkOwnership = SoleReplica(),
+        statusBoard: LaneStatusBoard = LaneStatusBoard(),
         logger: Logger
     ) {
         self.ownership = ownership
+        self.statusBoard = statusBoard
         self.store = store
         self.routes = routes
         self.client = client
@@ -150,6 +154,7 @@ public final class Dispatcher: Service {
             signal: signal,
             metrics: metrics,
             ownership: ownership,
+            statusBoard: statusBoard,
             logger: logger
         )
     }
@@ -192,6 +197,7 @@ struct DispatchLane: Sendable {
     let signal: WorkSignal
     let metrics: PublisherMetrics
     let ownership: any WorkOwnership
+    let statusBoard: LaneStatusBoard
     let logger: Logger
 
     /// Where a lane stands between deliveries.
@@ -406,6 +412,10 @@ struct DispatchLane: Sendable {
                 return .settled
             }
             progress.limiter.recordRequest(finishedAt: clock.uptime)
+            if report.wasSent {
+                statusBoard.recordRequest(
+                    lane: identity.name, routes: memberRoutes(), limit: configuration.rateLimitPerMinute, at: clock.now)
+            }
             metrics.recordRequest(report)
             attempt += 1
 
@@ -415,6 +425,7 @@ struct DispatchLane: Sendable {
                 metrics.recordDelivered(kind: record.message.kind, route: route, severity: record.message.severity)
                 await settle { try await store.markDelivered(id: record.id) }
                 progress.consecutiveFailures = 0
+                statusBoard.recordPause(lane: identity.name, until: nil)
                 logger.info("Delivered event", metadata: metadata(record, report, attempt: attempt))
                 return .settled
             case .rejected(let reason):
@@ -429,6 +440,7 @@ struct DispatchLane: Sendable {
                 retryDelay =
                     retryAfter
                     ?? configuration.retryPolicy.delay(forAttempt: progress.consecutiveFailures, using: &progress.random)
+                statusBoard.recordPause(lane: identity.name, until: clock.now.addingTimeInterval(retryDelay.seconds))
             case .serverError, .unexpectedStatus, .timeout, .network:
                 progress.consecutiveFailures += 1
                 retryDelay = configuration.retryPolicy.delay(forAttempt: progress.consecutiveFailures, using: &progress.random)

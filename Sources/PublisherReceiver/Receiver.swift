@@ -40,6 +40,7 @@ public enum Receiver {
     ///   - changeEvents: Stores accepted change events; called only for requests that passed every check.
     ///   - readiness: Answers `/readyz`.
     ///   - metrics: Produces the `/metrics` text.
+    ///   - statusReport: Gathers what the status page at `/` shows; without it, `/` answers 404.
     ///   - logger: Receives one debug line per request, a warning per 4xx and an error per 503.
     public static func makeRouter(
         configuration: ReceiverConfiguration,
@@ -48,6 +49,7 @@ public enum Receiver {
         readiness: any ReadinessChecking,
         metrics: @escaping @Sendable () async -> String,
         pagerDutyWebhooks: PagerDutyWebhookSettings? = nil,
+        statusReport: (@Sendable () async throws -> StatusReport)? = nil,
         logger: Logger
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
@@ -89,6 +91,11 @@ public enum Receiver {
         router.get("/healthz") { _, _ in operational.health() }
         router.get("/readyz") { _, context in await operational.ready(context: context) }
         router.get("/metrics") { _, _ in await operational.exposition() }
+        if let statusReport {
+            let page = StatusPage(report: statusReport, logger: logger)
+            router.get("/") { _, context in await page.respond(context: context) }
+            MethodNotAllowed.register(on: router, paths: ["/"], allowed: .get)
+        }
 
         MethodNotAllowed.register(
             on: router,
@@ -116,6 +123,7 @@ public enum Receiver {
         readiness: any ReadinessChecking,
         metrics: @escaping @Sendable () async -> String,
         pagerDutyWebhooks: PagerDutyWebhookSettings? = nil,
+        statusReport: (@Sendable () async throws -> StatusReport)? = nil,
         logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -126,6 +134,7 @@ public enum Receiver {
             readiness: readiness,
             metrics: metrics,
             pagerDutyWebhooks: pagerDutyWebhooks,
+            statusReport: statusReport,
             logger: logger
         )
         let idleTimeout = configuration.idleTimeout

@@ -5,7 +5,8 @@ import PublisherTestSupport
 import Testing
 
 /// What responders do in PagerDuty, carried into a real Alertmanager: the real daemon between a real Alertmanager
-/// and the fake PagerDuty, whose webhook side (signed v3 webhooks, as PagerDuty sends them) the test plays.
+/// and the fake PagerDuty, whose webhook side (signed v3 webhooks, as PagerDuty sends them) the test plays. On
+/// SQLite, and on PostgreSQL when a cluster is configured (always in CI).
 @Suite("End to end: PagerDuty's webhooks keep a real Alertmanager in step", .serialized, .timeLimit(.minutes(5)))
 struct PagerDutyFeedbackEndToEndTests {
     static let secret = "whsec-e2e-0b7d4c2a9e1f3865"
@@ -54,16 +55,25 @@ struct PagerDutyFeedbackEndToEndTests {
         }
     }
 
-    @Test func acknowledgeSilencesResolveExpiresAndRetriggersAndASilenceEndingReopens() async throws {
+    @Test(arguments: PagerDutyWebhookIntegrationTests.stores)
+    func acknowledgeSilencesResolveExpiresAndRetriggersAndASilenceEndingReopens(store: String) async throws {
         let binary = try #require(AlertmanagerEndToEndTests.alertmanagerBinary, "prometheus-alertmanager is not installed (scripts/test installs it)")
         let fake = try await FakePagerDuty.start()
         let other = try await WebhookRecorder.start()
         let scratch = try ScratchDirectory()
+        var database = scratch.database
+        var postgres: PostgresTestDatabase?
+        if store == "postgres" {
+            let created = try PostgresTestDatabase.create(label: "feedback")
+            postgres = created
+            database = created.url
+        }
+        defer { try? postgres?.drop() }
         let secretFile = scratch.url.appendingPathComponent("pagerduty-webhook-secret").path
         try "\(Self.secret)\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
         let alertmanagerPort = try FreePort.find()
         let daemon = try await DaemonProcess(arguments: [
-            "--routing-key", DaemonProcess.routingKey, "--events-url", fake.baseURL, "--database", scratch.database,
+            "--routing-key", DaemonProcess.routingKey, "--events-url", fake.baseURL, "--database", database,
             "--auth-token", DaemonProcess.authToken, "--alertmanager-url", "http://127.0.0.1:\(alertmanagerPort)",
             "--alertmanager-poll-interval", "1s", "--pagerduty-webhook-secret-file", secretFile,
             "--acknowledged-action", "silence", "--ack-silence-duration", "1h",

@@ -18,6 +18,7 @@ struct DispatcherHarness {
     let registry = PrometheusCollectorRegistry()
     let routes: RouteTable
     let metrics: PublisherMetrics
+    let lanes = LaneStatusBoard()
     let dispatcher: Dispatcher
 
     /// A dispatcher for the `default` route (key A), plus the `other` route (key B, or `otherKey`) when
@@ -46,6 +47,7 @@ struct DispatcherHarness {
             signal: signal,
             metrics: metrics,
             ownership: ownership,
+            statusBoard: lanes,
             logger: Logger(label: "test")
         )
     }
@@ -158,6 +160,9 @@ struct DispatcherTests {
         defer { task.cancel() }
         try await eventually("the 429 pause") { harness.clock.sleeperCount > 0 && harness.transport.requests.count == 1 }
         #expect(harness.clock.nextDeadline == .seconds(30))
+        let paused = try #require(harness.lanes.snapshot(at: harness.clock.now).first)
+        #expect(paused.routes == ["default"] && paused.requestsInWindow == 1 && paused.limit == 120)
+        #expect(paused.pausedUntil == harness.clock.now.addingTimeInterval(30), "the status page shows the pause")
         harness.clock.advance(by: .seconds(29))
         // Advancing wakes only the sleepers that are due: the lane still sleeps, with one second left.
         #expect(harness.clock.sleeperCount == 1 && harness.clock.nextDeadline == .seconds(1), "the lane woke before Retry-After")
@@ -166,6 +171,9 @@ struct DispatcherTests {
         let sent = harness.transport.requests
         #expect(sent.map(\.status) == [429, 202])
         #expect(sent.count == 2 && sent[1].uptime - sent[0].uptime == .seconds(30), "the retry waited exactly Retry-After")
+        let delivered = try #require(harness.lanes.snapshot(at: harness.clock.now).first)
+        #expect(delivered.pausedUntil == nil && delivered.requestsInWindow == 2)
+        #expect(harness.lanes.snapshot(at: harness.clock.now.addingTimeInterval(61)).first?.requestsInWindow == 0, "a 60 s window")
         #expect(harness.metricsText.contains(#"pagerduty_rate_limit_hits_total{routing_key="default"} 1"#))
     }
 

@@ -53,6 +53,7 @@ struct ReceiverHarness {
     var readiness = ScriptedReadiness(checks: [ReadinessCheck(name: "storage", ok: true)])
     var metricsText = "# TYPE pagerduty_events_resolved_total counter\npagerduty_events_resolved_total{routing_key=\"default\"} 4\n"
     var pagerDutyWebhooks: PagerDutyWebhookSettings?
+    var statusReport: (@Sendable () async throws -> StatusReport)?
     let logs = MemoryLogSink()
 
     /// Runs `test` against the router through HummingbirdTesting's in-process `.router` framework.
@@ -65,6 +66,7 @@ struct ReceiverHarness {
             readiness: readiness,
             metrics: { metricsText },
             pagerDutyWebhooks: pagerDutyWebhooks,
+            statusReport: statusReport,
             logger: capturingLogger(logs)
         )
         let app = Application(router: router, logger: capturingLogger(logs))
