@@ -27,8 +27,9 @@ public enum SilenceAction: String, Sendable, Hashable, CaseIterable {
 /// it (the network calls never hold back webhooks).
 struct SilencePlan: Sendable, Hashable {
     enum Operation: Sendable, Hashable {
-        /// Create the silence where it is missing and (re)write it where it exists, to end at `endsAt`.
-        case put(purpose: OwnSilence.Purpose, answering: Date, endsAt: Date, comment: String)
+        /// Create the silence where it is missing, to end at `endsAt`; with `rewriteExisting`, also rewrite it
+        /// where it exists (an extension).
+        case put(purpose: OwnSilence.Purpose, answering: Date, endsAt: Date, comment: String, rewriteExisting: Bool)
         /// Expire every recorded silence.
         case expire
     }
@@ -86,18 +87,20 @@ enum SilenceRules {
             let missing = alertmanagers.contains { own.ids[$0] == nil }
             switch own.purpose {
             case .acknowledged:
-                let remaining = own.endsAt.timeIntervalSince(now)
-                guard missing || remaining < acknowledgedSilenceDuration.seconds / 2 else { return (nil, entry) }
-                let endsAt = now.addingTimeInterval(acknowledgedSilenceDuration.seconds)
+                let extend = own.endsAt.timeIntervalSince(now) < acknowledgedSilenceDuration.seconds / 2
+                guard missing || extend else { return (nil, entry) }
+                // An extension rewrites every silence; otherwise only the Alertmanagers without one get it, ending
+                // with the others.
                 let operation = SilencePlan.Operation.put(
-                    purpose: .acknowledged, answering: own.answering, endsAt: endsAt,
-                    comment: comment(.acknowledged, incident: incident))
+                    purpose: .acknowledged, answering: own.answering,
+                    endsAt: extend ? now.addingTimeInterval(acknowledgedSilenceDuration.seconds) : own.endsAt,
+                    comment: comment(.acknowledged, incident: incident), rewriteExisting: extend)
                 return (SilencePlan(key: entry.key, operation: operation, labels: labels, existing: own.ids), entry)
             case .manualResolve:
                 guard missing else { return (nil, entry) }
                 let operation = SilencePlan.Operation.put(
                     purpose: .manualResolve, answering: own.answering, endsAt: own.endsAt,
-                    comment: comment(.manualResolve, incident: incident))
+                    comment: comment(.manualResolve, incident: incident), rewriteExisting: false)
                 return (SilencePlan(key: entry.key, operation: operation, labels: labels, existing: own.ids), entry)
             }
         }
@@ -107,13 +110,13 @@ enum SilenceRules {
             let operation = SilencePlan.Operation.put(
                 purpose: .acknowledged, answering: incident.changedAt,
                 endsAt: now.addingTimeInterval(acknowledgedSilenceDuration.seconds),
-                comment: comment(.acknowledged, incident: incident))
+                comment: comment(.acknowledged, incident: incident), rewriteExisting: false)
             return (SilencePlan(key: entry.key, operation: operation, labels: labels, existing: [:]), entry)
         case .resolved where firing && FeedbackRules.isManualResolve(of: entry, settle: settle, now: now):
             guard case .silence(let duration) = policy.manualResolve else { return (nil, entry) }
             let operation = SilencePlan.Operation.put(
                 purpose: .manualResolve, answering: incident.changedAt, endsAt: now.addingTimeInterval(duration.seconds),
-                comment: comment(.manualResolve, incident: incident))
+                comment: comment(.manualResolve, incident: incident), rewriteExisting: false)
             return (SilencePlan(key: entry.key, operation: operation, labels: labels, existing: [:]), entry)
         default:
             return (nil, entry)
@@ -183,9 +186,10 @@ struct SilenceKeeper: Sendable {
     private func carryOut(_ plan: SilencePlan, now: Date) async -> Outcome {
         var ids = plan.existing
         switch plan.operation {
-        case .put(let purpose, _, let endsAt, let comment):
+        case .put(let purpose, _, let endsAt, let comment, let rewriteExisting):
             for silencer in silencers {
                 let existing = plan.existing[silencer.displayName]
+                if existing != nil && !rewriteExisting { continue }
                 let request = SilenceRequest(
                     id: existing, matchers: SilenceRequest.matchers(exactly: plan.labels), startsAt: now, endsAt: endsAt,
                     createdBy: SilenceRules.createdBy, comment: comment)
@@ -256,7 +260,7 @@ struct SilenceKeeper: Sendable {
     static func recording(_ outcome: Outcome, on entry: LedgerEntry) -> LedgerEntry {
         var entry = entry
         switch outcome.plan.operation {
-        case .put(let purpose, let answering, let endsAt, _):
+        case .put(let purpose, let answering, let endsAt, _, _):
             if outcome.ids.isEmpty && outcome.plan.existing.isEmpty { return entry }
             entry.ownSilence = OwnSilence(purpose: purpose, answering: answering, endsAt: endsAt, ids: outcome.ids)
         case .expire:
