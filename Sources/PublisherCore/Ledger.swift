@@ -39,6 +39,12 @@ public struct LedgerDecision: Sendable, Hashable {
 /// - resolved, already resolved → no call;
 /// - a sighting older than the occurrence the ledger holds (a late duplicate from an HA peer) → no call.
 public enum LedgerRules {
+    /// Two sightings whose `startsAt` differ by less than this are the same occurrence. Alertmanager writes
+    /// nanoseconds, PostgreSQL keeps microseconds: without it, every repeated notification of an alert read back
+    /// from PostgreSQL looked like a new occurrence and triggered again. A new occurrence starts at least one rule
+    /// evaluation (seconds) later.
+    public static let sameOccurrenceTolerance: TimeInterval = 0.001
+
     public static func decide(
         existing: LedgerEntry?,
         route: String,
@@ -63,8 +69,9 @@ public enum LedgerRules {
             )
         entry.lastSeen = max(entry.lastSeen, now)
         entry.subject = subject
-        let isOlderOccurrence = startsAt.map { sighted in entry.startsAt.map { sighted < $0 } ?? false } ?? false
-        let isNewerOccurrence = startsAt.map { sighted in entry.startsAt.map { sighted > $0 } ?? true } ?? false
+        let tolerance = Self.sameOccurrenceTolerance
+        let isOlderOccurrence = startsAt.map { sighted in entry.startsAt.map { sighted < $0 - tolerance } ?? false } ?? false
+        let isNewerOccurrence = startsAt.map { sighted in entry.startsAt.map { sighted > $0 + tolerance } ?? true } ?? false
 
         if entry.resolveHeldUntil != nil, entry.lastAction != .resolve {
             // A damped resolve is pending, so the incident is still open: firing again keeps it open for free.

@@ -247,8 +247,13 @@ struct DaemonIntegrationTests {
         try await daemon.waitForLog("pagerduty-publisher stopped")
         // The pending event survived the shutdown and goes out on the next start.
         fake.setDefault(.accept)
-        _ = try await startDaemon(fake, scratch)
-        _ = try await fake.waitForAccepted(count: 1)
+        let restarted = try await startDaemon(fake, scratch)
+        do {
+            _ = try await fake.waitForAccepted(count: 1)
+        } catch {
+            Issue.record("the restarted daemon's warnings: \(restarted.lines.filter { $0.contains("\"warning\"") || $0.contains("\"error\"") })")
+            throw error
+        }
         await fake.stop()
     }
 }

@@ -131,8 +131,10 @@ struct GroupCommitIngestTests {
         var tasks: [Task<Result<IngestResult, IngestError>, Never>] = []
         for (alert, groupKey) in others {
             tasks.append(webhookTask(h, alert, groupKey: groupKey))
+            // One at a time: they queue in the order given (tasks started together may start in any order).
+            let waiting = tasks.count
+            try await eventually("webhook \(waiting) to wait") { h.publisher.webhooksWaitingForCommit == waiting }
         }
-        try await eventually("the other webhooks to wait") { h.publisher.webhooksWaitingForCommit == others.count }
         return (firstTask, tasks)
     }
 

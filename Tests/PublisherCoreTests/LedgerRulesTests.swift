@@ -36,6 +36,23 @@ struct LedgerRulesTests {
         #expect(decision.entry.lastActionAt == now.addingTimeInterval(-60), "no call keeps the last action time")
     }
 
+    @Test func aStartTimeReadBackToTheMicrosecondIsTheSameOccurrence() {
+        // Alertmanager wrote nanoseconds; PostgreSQL kept the nearest microsecond.
+        let sighted = Date(timeIntervalSince1970: 1_799_990_000.123_456_789)
+        let stored = Date(timeIntervalSince1970: 1_799_990_000.123_457)
+        let triggered = entry(.trigger, at: now.addingTimeInterval(-60), startsAt: stored)
+        #expect(decide(triggered, .firing, startsAt: sighted).action == nil, "a repeated notification costs no call")
+        let resolvedByWebhook = LedgerEntry(
+            route: "default", dedupKey: "abc", lastAction: .resolve, lastActionAt: now.addingTimeInterval(-30),
+            startsAt: stored, lastSeen: now.addingTimeInterval(-30))
+        #expect(decide(resolvedByWebhook, .firing, startsAt: sighted).action == nil, "a late duplicate of the resolved occurrence")
+        #expect(decide(triggered, .firing, startsAt: sighted.addingTimeInterval(30)).action == .trigger, "a new occurrence")
+        #expect(decide(triggered, .resolved, startsAt: sighted).action == .resolve, "nor is its resolve older")
+        // Rounded down instead.
+        let roundedDown = entry(.trigger, at: now.addingTimeInterval(-60), startsAt: Date(timeIntervalSince1970: 1_799_990_000.123_456))
+        #expect(decide(roundedDown, .firing, startsAt: Date(timeIntervalSince1970: 1_799_990_000.123_456_4)).action == nil)
+    }
+
     @Test func firingTriggersAgainAfterTheRetriggerInterval() {
         let justBefore = decide(entry(.trigger, at: now.addingTimeInterval(-4 * 3600 + 1)), .firing)
         #expect(justBefore.action == nil)
