@@ -68,6 +68,9 @@ public final class PublisherMetrics: Sendable {
         for errorType in Self.errorTypes {
             _ = counter(Name.apiErrors, [("error_type", errorType)])
         }
+        for action in SilenceAction.allCases {
+            _ = counter(Name.silences, [("action", action.rawValue)])
+        }
         queueDepthGauge.record(0)
         oldestPendingAgeGauge.record(0)
         deadLettersGauge.record(0)
@@ -161,7 +164,8 @@ public final class PublisherMetrics: Sendable {
     }
 
     /// Counts one change to a silence of this daemon's on one Alertmanager: `created`, `extended`, `expired`,
-    /// or `failed` (the Alertmanager could not be asked, or refused; the sync tries again at its next poll).
+    /// or `failed` (the Alertmanager could not be asked, or refused; the sync tries again at its next poll). Every
+    /// action is exposed from the first scrape, at 0.
     public func recordSilence(_ action: SilenceAction) {
         counter(Name.silences, [("action", action.rawValue)]).increment()
     }
