@@ -47,11 +47,14 @@ struct LeaseTests {
     /// 2.5 s late before the lease is lost.
     static let short = try! LeaseConfiguration(ttl: .seconds(3), renewInterval: .milliseconds(500))
 
+    /// For tests where no lease may expire, however slow the machine: nothing renews them there.
+    static let long = try! LeaseConfiguration(ttl: .seconds(60), renewInterval: .seconds(10))
+
     @Test func exactlyOneReplicaOwnsEachWork() async throws {
         try await LeaseTestDatabase.with { database in
             try await database.withClients(2) { clients in
-                let a = PostgresLeases(client: clients[0], replica: "replica-a", configuration: Self.short, logger: .quietLeaseTests)
-                let b = PostgresLeases(client: clients[1], replica: "replica-b", configuration: Self.short, logger: .quietLeaseTests)
+                let a = PostgresLeases(client: clients[0], replica: "replica-a", configuration: Self.long, logger: .quietLeaseTests)
+                let b = PostgresLeases(client: clients[1], replica: "replica-b", configuration: Self.long, logger: .quietLeaseTests)
                 async let preparedA: Void = a.prepare()
                 async let preparedB: Void = b.prepare()
                 _ = try await (preparedA, preparedB)
