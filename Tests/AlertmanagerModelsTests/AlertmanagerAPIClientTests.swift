@@ -56,10 +56,39 @@ private final class ScriptedHTTP: AlertmanagerHTTP {
     }
 }
 
-@Suite("Alertmanager API client", .timeLimit(.minutes(2)))
-struct AlertmanagerAPIClientTests {
+/// The credentials both suites try to leak through errors, and the check that none shows.
+private enum CredentialLeaks {
     static let token = "tok-7f3a9c1e5b2d4f6a8c0e"
     static let password = "pa55-w0rd-9d8c7b6a"
+
+    /// Each kind of credential with the strings that must never show: the raw secret and its header form.
+    static let cases: [(AlertmanagerCredentials, [String])] = [
+        (.bearer(token: token), [token]),
+        (
+            .basic(username: "publisher", password: password),
+            [password, Data("publisher:\(password)".utf8).base64EncodedString()]
+        ),
+    ]
+
+    /// An answer that quotes the request's `Authorization` header back, as a misbehaving proxy would.
+    static func echo(of secrets: [String]) -> String {
+        "denied: " + secrets.map { "Authorization: \($0)" }.joined(separator: " / ")
+    }
+
+    /// Expects that no secret shows in any of the error's texts.
+    static func expectNone(of secrets: [String], in error: AlertmanagerAPIError, sourceLocation: SourceLocation = #_sourceLocation) {
+        for text in [error.reason, error.description, String(describing: error), String(reflecting: error)] {
+            for secret in secrets {
+                #expect(!text.contains(secret), "\(text)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+}
+
+@Suite("Alertmanager API client", .timeLimit(.minutes(2)))
+struct AlertmanagerAPIClientTests {
+    static let token = CredentialLeaks.token
+    static let password = CredentialLeaks.password
 
     private func client(
         _ http: ScriptedHTTP, url: String = "http://am.example:9093/prefix/", credentials: AlertmanagerCredentials = .none
@@ -151,19 +180,12 @@ struct AlertmanagerAPIClientTests {
         #expect(error?.reason == "unreachable: network error: Connection refused")
     }
 
-    /// Each kind of credential with the strings that must never show: the raw secret and its header form.
-    static let credentialCases: [(AlertmanagerCredentials, [String])] = [
-        (.bearer(token: token), [token]),
-        (
-            .basic(username: "publisher", password: password),
-            [password, Data("publisher:\(password)".utf8).base64EncodedString()]
-        ),
-    ]
+    static let credentialCases = CredentialLeaks.cases
 
     @Test(arguments: credentialCases)
     func errorsNeverContainTheCredentials(credentials: AlertmanagerCredentials, secrets: [String]) async throws {
         // A proxy that echoes the request, an answer quoting it in a field, and a transport whose message quotes it.
-        let echo = "denied: " + secrets.map { "Authorization: \($0)" }.joined(separator: " / ")
+        let echo = CredentialLeaks.echo(of: secrets)
         let failures = [
             ScriptedHTTP(status: 401, body: echo),
             ScriptedHTTP(status: 200, body: #"[{"fingerprint":"f","status":{"state":"active"},"endsAt":"\#(echo)"}]"#),
@@ -171,11 +193,7 @@ struct AlertmanagerAPIClientTests {
         ]
         for http in failures {
             let error = try #require(await expectFailure(try client(http, credentials: credentials)))
-            for text in [error.reason, error.description, String(describing: error), String(reflecting: error)] {
-                for secret in secrets {
-                    #expect(!text.contains(secret), "\(text)")
-                }
-            }
+            CredentialLeaks.expectNone(of: secrets, in: error)
             #expect(error.reason.contains("denied: Authorization: [REDACTED]"), "\(error.reason)")
         }
     }
@@ -201,8 +219,8 @@ struct AlertmanagerAPIClientTests {
 
 @Suite("Alertmanager API client: silences", .timeLimit(.minutes(2)))
 struct AlertmanagerAPIClientSilenceTests {
-    static let token = "tok-7f3a9c1e5b2d4f6a8c0e"
-    static let password = "pa55-w0rd-9d8c7b6a"
+    static let token = CredentialLeaks.token
+    static let password = CredentialLeaks.password
     static let silenceID = "4f1b2c3d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
     static let createdAnswer = #"{"silenceID":"4f1b2c3d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}"#
 
@@ -378,17 +396,11 @@ struct AlertmanagerAPIClientSilenceTests {
 
     // MARK: credentials
 
-    static let credentialCases: [(AlertmanagerCredentials, [String])] = [
-        (.bearer(token: token), [token]),
-        (
-            .basic(username: "publisher", password: password),
-            [password, Data("publisher:\(password)".utf8).base64EncodedString()]
-        ),
-    ]
+    static let credentialCases = CredentialLeaks.cases
 
     @Test(arguments: credentialCases)
     func errorsNeverContainTheCredentials(credentials: AlertmanagerCredentials, secrets: [String]) async throws {
-        let echo = "denied: " + secrets.map { "Authorization: \($0)" }.joined(separator: " / ")
+        let echo = CredentialLeaks.echo(of: secrets)
         let answers = [
             ScriptedHTTP(status: 401, body: echo),
             ScriptedHTTP(status: 200, body: #"{"silenceID":7,"note":"\#(echo)"}"#),
@@ -402,11 +414,7 @@ struct AlertmanagerAPIClientSilenceTests {
             errors.append(try #require(await expireFailure(try client(http, credentials: credentials))))
         }
         for error in errors {
-            for text in [error.reason, error.description, String(reflecting: error)] {
-                for secret in secrets {
-                    #expect(!text.contains(secret), "\(text)")
-                }
-            }
+            CredentialLeaks.expectNone(of: secrets, in: error)
         }
         #expect(errors[0].reason.contains("denied: Authorization: [REDACTED]"), "\(errors[0].reason)")
         #expect(errors[3].reason.contains("denied: Authorization: [REDACTED]"), "\(errors[3].reason)")

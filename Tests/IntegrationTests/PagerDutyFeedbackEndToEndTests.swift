@@ -55,20 +55,14 @@ struct PagerDutyFeedbackEndToEndTests {
         }
     }
 
-    @Test(arguments: PagerDutyWebhookIntegrationTests.stores)
+    @Test(arguments: StoreUnderTest.available)
     func acknowledgeSilencesResolveExpiresAndRetriggersAndASilenceEndingReopens(store: String) async throws {
         let binary = try #require(AlertmanagerEndToEndTests.alertmanagerBinary, "prometheus-alertmanager is not installed (scripts/test installs it)")
         let fake = try await FakePagerDuty.start()
         let other = try await WebhookRecorder.start()
         let scratch = try ScratchDirectory()
-        var database = scratch.database
-        var postgres: PostgresTestDatabase?
-        if store == "postgres" {
-            let created = try PostgresTestDatabase.create(label: "feedback")
-            postgres = created
-            database = created.url
-        }
-        defer { try? postgres?.drop() }
+        let storeUnderTest = try StoreUnderTest(store, scratch: scratch, label: "feedback")
+        let database = storeUnderTest.database
         let secretFile = scratch.url.appendingPathComponent("pagerduty-webhook-secret").path
         try "\(Self.secret)\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
         let alertmanagerPort = try FreePort.find()

@@ -10,22 +10,13 @@ import Testing
 struct PagerDutyWebhookIntegrationTests {
     static let secret = "whsec-integration-5f3c9a71d2e84b06"
 
-    /// The stores this machine can run the daemon on.
-    static var stores: [String] { PostgresAvailability.isConfigured ? ["sqlite", "postgres"] : ["sqlite"] }
-
-    @Test(arguments: PagerDutyWebhookIntegrationTests.stores)
+    @Test(arguments: StoreUnderTest.available)
     func anAcknowledgeFromPagerDutyIsRecordedOnceCountedAndNeverSentBack(store: String) async throws {
         let scratch = try ScratchDirectory()
         let secretFile = scratch.url.appendingPathComponent("pagerduty-webhook-secret").path
         try "\(Self.secret)\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
-        var database = scratch.database
-        var postgres: PostgresTestDatabase?
-        if store == "postgres" {
-            let created = try PostgresTestDatabase.create(label: "pdwebhook")
-            postgres = created
-            database = created.url
-        }
-        defer { try? postgres?.drop() }
+        let storeUnderTest = try StoreUnderTest(store, scratch: scratch, label: "pdwebhook")
+        let database = storeUnderTest.database
         let fake = try await FakePagerDuty.start()
         let daemon = try await DaemonProcess(arguments: [
             "--routing-key", DaemonProcess.routingKey, "--events-url", fake.baseURL, "--database", database,

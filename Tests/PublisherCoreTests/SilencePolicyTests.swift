@@ -20,6 +20,15 @@ struct SilencePolicyTests {
         _ = try await h.feedback.apply(update)
     }
 
+    /// `a1` fires, every Alertmanager reports it active, PagerDuty reports it acknowledged (event `ev-1`), and the
+    /// sync polls once.
+    static func acknowledgeFiringAlert(_ h: H) async throws {
+        try await h.webhook([H.alert("a1")])
+        for am in h.alertmanagers { am.report([H.active("a1")]) }
+        try await report(h, "a1", .acknowledged, id: "ev-1")
+        await h.sync.poll()
+    }
+
     @Test(arguments: [false, true])
     func anAcknowledgeSilencesExactlyThatAlertWithoutAcknowledgingAgainAndTheSilenceIsExpiredOnResolve(sharedStore: Bool) async throws {
         let h = H(sharedStore: sharedStore, feedbackPolicy: Self.ackSilence)
@@ -58,10 +67,7 @@ struct SilencePolicyTests {
     func theSilenceIsExtendedWhileStillAcknowledgedAndExpiredWhenUnacknowledged(sharedStore: Bool) async throws {
         let h = H(sharedStore: sharedStore, feedbackPolicy: Self.ackSilence, acknowledgedSilenceDuration: .seconds(3600))
         let am = h.alertmanagers[0]
-        try await h.webhook([H.alert("a1")])
-        am.report([H.active("a1")])
-        try await Self.report(h, "a1", .acknowledged, id: "ev-1")
-        await h.sync.poll()
+        try await Self.acknowledgeFiringAlert(h)
         let id = try #require(h.entry("a1")?.ownSilence?.ids["am-1:9093"])
 
         h.clock.advance(by: .seconds(1700))
@@ -86,10 +92,7 @@ struct SilencePolicyTests {
     @Test func aSilenceTheAlertmanagerForgotIsCreatedAnewWhenItIsExtended() async throws {
         let h = H(feedbackPolicy: Self.ackSilence)
         let am = h.alertmanagers[0]
-        try await h.webhook([H.alert("a1")])
-        am.report([H.active("a1")])
-        try await Self.report(h, "a1", .acknowledged, id: "ev-1")
-        await h.sync.poll()
+        try await Self.acknowledgeFiringAlert(h)
         let first = try #require(h.entry("a1")?.ownSilence?.ids["am-1:9093"])
         am.forgetSilences()
         h.clock.advance(by: .seconds(1900))
@@ -103,10 +106,7 @@ struct SilencePolicyTests {
     @Test func anExtensionThatFailedIsNotRecordedAsOneAndTheSilenceIsMadeAgainAtTheNextPoll() async throws {
         let h = H(feedbackPolicy: Self.ackSilence)
         let am = h.alertmanagers[0]
-        try await h.webhook([H.alert("a1")])
-        am.report([H.active("a1")])
-        try await Self.report(h, "a1", .acknowledged, id: "ev-1")
-        await h.sync.poll()
+        try await Self.acknowledgeFiringAlert(h)
         let firstEnd = try #require(h.entry("a1")?.ownSilence?.endsAt)
         am.refuseSilences(true)
         h.clock.advance(by: .seconds(1900))
@@ -173,10 +173,7 @@ struct SilencePolicyTests {
     @Test func aSilenceOfSomeoneElseIsNeverExpiredOnlyOurs() async throws {
         let h = H(feedbackPolicy: Self.ackSilence)
         let am = h.alertmanagers[0]
-        try await h.webhook([H.alert("a1")])
-        am.report([H.active("a1")])
-        try await Self.report(h, "a1", .acknowledged, id: "ev-1")
-        await h.sync.poll()
+        try await Self.acknowledgeFiringAlert(h)
         let ours = try #require(h.entry("a1")?.ownSilence?.ids["am-1:9093"])
         am.addForeignSilence(id: "ops-1", labels: H.alert("a1").labels, endsAt: h.clock.now.addingTimeInterval(7200))
         try await Self.report(h, "a1", .resolved, id: "ev-2")
