@@ -35,36 +35,27 @@ public final class FakeAlertmanagerAPI: Sendable {
     /// `http://127.0.0.1:PORT`.
     public let baseURL: String
     private let state: FakeAlertmanagerState
-    private let serverTask: Mutex<Task<Void, Never>?>
+    private let server: RunningLoopbackServer
 
-    private init(port: Int, state: FakeAlertmanagerState, serverTask: Task<Void, Never>) {
-        self.baseURL = "http://127.0.0.1:\(port)"
+    private init(state: FakeAlertmanagerState, server: RunningLoopbackServer) {
+        self.baseURL = server.baseURL
         self.state = state
-        self.serverTask = Mutex(serverTask)
-    }
-
-    deinit {
-        serverTask.withLock { $0?.cancel() }
+        self.server = server
     }
 
     /// Starts a fake on an ephemeral loopback port and returns once it accepts connections.
     public static func start() async throws -> FakeAlertmanagerAPI {
         let state = FakeAlertmanagerState()
-        let (port, task) = try await LoopbackServer.start(name: "FakeAlertmanagerAPI") {
+        let server = try await LoopbackServer.run(name: "FakeAlertmanagerAPI") {
             (request: Request, _: BasicRequestContext) in
             try await state.respond(to: request)
         }
-        return FakeAlertmanagerAPI(port: port, state: state, serverTask: task)
+        return FakeAlertmanagerAPI(state: state, server: server)
     }
 
     /// Stops the server and waits until it has closed its port.
     public func stop() async {
-        let task = serverTask.withLock { task -> Task<Void, Never>? in
-            defer { task = nil }
-            return task
-        }
-        task?.cancel()
-        await task?.value
+        await server.stop()
     }
 
     /// Sets the answer to every following request.

@@ -62,17 +62,13 @@ public final class FakePagerDuty: Sendable {
     /// The bound port.
     public let port: Int
     private let core: FakePagerDutyCore
-    private let serverTask: Mutex<Task<Void, Never>?>
+    private let server: RunningLoopbackServer
 
-    private init(port: Int, core: FakePagerDutyCore, serverTask: Task<Void, Never>) {
-        self.port = port
-        self.baseURL = "http://127.0.0.1:\(port)"
+    private init(core: FakePagerDutyCore, server: RunningLoopbackServer) {
+        self.port = server.port
+        self.baseURL = server.baseURL
         self.core = core
-        self.serverTask = Mutex(serverTask)
-    }
-
-    deinit {
-        serverTask.withLock { $0?.cancel() }
+        self.server = server
     }
 
     /// Starts a fake on an ephemeral loopback port and returns once it accepts connections.
@@ -88,11 +84,11 @@ public final class FakePagerDuty: Sendable {
     public static func start(options: Options) async throws -> FakePagerDuty {
         let contract = try options.validatesSchema ? EventContract.current() : nil
         let core = FakePagerDutyCore(contract: contract, options: options)
-        let (port, task) = try await LoopbackServer.start(name: "FakePagerDuty", port: options.port) {
+        let server = try await LoopbackServer.run(name: "FakePagerDuty", port: options.port) {
             (request: Request, context: FakeRequestContext) in
             try await core.respond(to: request, clientPort: context.clientPort)
         }
-        return FakePagerDuty(port: port, core: core, serverTask: task)
+        return FakePagerDuty(core: core, server: server)
     }
 
     /// Starts a fake, runs `body` with it, and stops it afterwards, also when `body` throws.
@@ -110,12 +106,7 @@ public final class FakePagerDuty: Sendable {
 
     /// Stops the server and waits until it has closed its port.
     public func stop() async {
-        let task = serverTask.withLock { task -> Task<Void, Never>? in
-            defer { task = nil }
-            return task
-        }
-        task?.cancel()
-        await task?.value
+        await server.stop()
     }
 
     /// Sets the behaviour used when no scripted behaviour is queued. Initially ``Behaviour/accept``.

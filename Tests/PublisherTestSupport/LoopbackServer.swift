@@ -43,3 +43,45 @@ enum LoopbackServer {
         throw startupError.withLock { $0 } ?? StartFailed(description: "\(name) stopped before it bound a port")
     }
 }
+
+extension LoopbackServer {
+    /// Runs a server answering with `respond` on `port` (0: an ephemeral one) until it is stopped or released;
+    /// returns once it accepts connections.
+    static func run<Context: RequestContext>(
+        name: String,
+        port: Int = 0,
+        respond: @escaping @Sendable (Request, Context) async throws -> Response
+    ) async throws -> RunningLoopbackServer where Context.Source == ApplicationRequestContextSource {
+        let (bound, task) = try await start(name: name, port: port, respond: respond)
+        return RunningLoopbackServer(port: bound, task: task)
+    }
+}
+
+/// A test fake's server on 127.0.0.1: stopped by ``stop()``, or cancelled when released.
+final class RunningLoopbackServer: Sendable {
+    /// The bound port.
+    let port: Int
+    private let task: Mutex<Task<Void, Never>?>
+
+    init(port: Int, task: Task<Void, Never>) {
+        self.port = port
+        self.task = Mutex(task)
+    }
+
+    deinit {
+        task.withLock { $0?.cancel() }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// Stops the server and waits until it has closed its port. Stopping twice is harmless.
+    func stop() async {
+        let running = task.withLock { task -> Task<Void, Never>? in
+            defer { task = nil }
+            return task
+        }
+        running?.cancel()
+        await running?.value
+    }
+}

@@ -9,22 +9,18 @@ public final class WebhookRecorder: Sendable {
     /// `http://127.0.0.1:<port>`.
     public let baseURL: String
     private let store: Store
-    private let serverTask: Mutex<Task<Void, Never>?>
+    private let server: RunningLoopbackServer
 
-    private init(port: Int, store: Store, serverTask: Task<Void, Never>) {
-        self.baseURL = "http://127.0.0.1:\(port)"
+    private init(store: Store, server: RunningLoopbackServer) {
+        self.baseURL = server.baseURL
         self.store = store
-        self.serverTask = Mutex(serverTask)
-    }
-
-    deinit {
-        serverTask.withLock { $0?.cancel() }
+        self.server = server
     }
 
     /// Starts a recorder on an ephemeral loopback port and returns once it accepts connections.
     public static func start() async throws -> WebhookRecorder {
         let store = Store()
-        let (port, task) = try await LoopbackServer.start(name: "WebhookRecorder") {
+        let server = try await LoopbackServer.run(name: "WebhookRecorder") {
             (request: Request, _: BasicRequestContext) in
             let body = try await request.body.collect(upTo: 4 << 20)
             if let json = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)) {
@@ -32,7 +28,7 @@ public final class WebhookRecorder: Sendable {
             }
             return Response(status: .ok)
         }
-        return WebhookRecorder(port: port, store: store, serverTask: task)
+        return WebhookRecorder(store: store, server: server)
     }
 
     /// The bodies received, shared with the server's handler.
@@ -55,11 +51,6 @@ public final class WebhookRecorder: Sendable {
 
     /// Stops the server and waits until it has closed its port.
     public func stop() async {
-        let task = serverTask.withLock { task -> Task<Void, Never>? in
-            defer { task = nil }
-            return task
-        }
-        task?.cancel()
-        await task?.value
+        await server.stop()
     }
 }
