@@ -234,3 +234,81 @@ struct WebConfigAlertmanagerEndToEndTests {
         _ = try await daemon.terminate()
     }
 }
+
+/// `check-config --web-config`, `serve` refusing an invalid file, the environment variable, and SIGHUP.
+@Suite("Web configuration file: check-config, start and SIGHUP", .serialized, .timeLimit(.minutes(5)))
+struct WebConfigCommandTests {
+    @Test func checkConfigAcceptsAGoodFileAndListsEveryProblemOfABadOneWithoutSecrets() throws {
+        let certs = try TestCertificates.make()
+        defer { certs.remove() }
+        let hash = Bcrypt.hash(WebConfigIntegrationTests.password, cost: 4)
+        let good = try WebConfigIntegrationTests.writeWebConfig(WebConfigIntegrationTests.mutualTLSConfig(hash: hash), in: certs)
+        let ok = try DaemonProcess.runToExit(["check-config", "--web-config", good])
+        #expect(ok.status == 0, "\(ok.errorOutput)")
+        #expect(ok.output.contains("\(good): OK, TLS with \(certs.path("server.crt")), client auth RequireAndVerifyClientCert"))
+        #expect(ok.output.contains("basic_auth_users alertmanager"))
+        #expect(!ok.output.contains(hash))
+        // The variable names the file too.
+        let fromVariable = try DaemonProcess.runToExit(["check-config"], environment: ["PAGERDUTY_PUBLISHER_WEB_CONFIG_FILE": good])
+        #expect(fromVariable.status == 0)
+
+        let bad = certs.path("bad.yml")
+        try Data("""
+            tls_server_config: {cert_file: server.crt, key_file: client.key}
+            basic_auth_users: {alertmanager: \(WebConfigIntegrationTests.password)}
+            http_server_config: {headers: {Server: me}}
+            """.utf8).write(to: URL(fileURLWithPath: bad))
+        let refused = try DaemonProcess.runToExit(["check-config", "--web-config", bad])
+        #expect(refused.status == 1)
+        #expect(refused.errorOutput.contains("2 problems:"), "\(refused.errorOutput)")
+        #expect(refused.errorOutput.contains("basic_auth_users.alertmanager must be a bcrypt hash"))
+        #expect(refused.errorOutput.contains("http_server_config.headers.Server cannot be configured"))
+        #expect(!refused.errorOutput.contains(WebConfigIntegrationTests.password))
+        // Once the form is right, the files are read: the key does not match the certificate.
+        try Data("tls_server_config: {cert_file: server.crt, key_file: client.key}".utf8).write(to: URL(fileURLWithPath: bad))
+        let mismatch = try DaemonProcess.runToExit(["check-config", "--web-config", bad])
+        #expect(mismatch.status == 1)
+        #expect(mismatch.errorOutput.contains("cannot be used together"))
+    }
+
+    @Test func serveRefusesToStartWithAnInvalidFile() throws {
+        let scratch = try ScratchDirectory()
+        let path = scratch.url.appendingPathComponent("web.yml").path
+        try Data("tls_server_config: {cert_file: missing.crt}".utf8).write(to: URL(fileURLWithPath: path))
+        let exit = try DaemonProcess.runToExit(["serve", "--dry-run", "--database", scratch.database, "--web.config.file", path])
+        #expect(exit.status == 78)
+        #expect(exit.errorOutput.contains("tls_server_config.key_file is missing"))
+    }
+
+    @Test func theVariableNamesTheFileAndSIGHUPReloadsIt() async throws {
+        let scratch = try ScratchDirectory()
+        let path = scratch.url.appendingPathComponent("web.yml").path
+        let hash = Bcrypt.hash(WebConfigIntegrationTests.password, cost: 4)
+        try Data("basic_auth_users: {alertmanager: \(hash)}".utf8).write(to: URL(fileURLWithPath: path))
+        let daemon = try await DaemonProcess(
+            arguments: ["--dry-run", "--database", scratch.database, "--config-check-interval", "1h"],
+            environment: ["PAGERDUTY_PUBLISHER_WEB_CONFIG_FILE": path])
+        // curl, not URLSession: a 401 asking for Basic makes URLSession wait for credentials.
+        let curl = WebConfigIntegrationTests.curl
+        #expect(try curl("\(daemon.baseURL)/metrics", []).status == 401)
+        let webhook = ["-X", "POST", "-H", "Content-Type: application/json", "--data", Webhook.body(Webhook.firing("Hup", ["a"]))]
+        #expect(try curl("\(daemon.baseURL)/v1/alertmanager", webhook + ["-u", "alertmanager:\(WebConfigIntegrationTests.password)"]).status == 202)
+
+        // An invalid file on SIGHUP: refused whole, the user stays.
+        try Data("basic_auth_users: {alertmanager: not-a-hash}".utf8).write(to: URL(fileURLWithPath: path))
+        daemon.hangUp()
+        try await daemon.waitForLog("Web configuration reload failed; keeping the settings in force")
+        #expect(try curl("\(daemon.baseURL)/metrics", []).status == 401)
+        #expect(!daemon.lines.joined().contains("not-a-hash"))
+
+        // A valid file without users on SIGHUP: /metrics is open again.
+        try Data("http_server_config: {headers: {X-Frame-Options: sameorigin}}".utf8).write(to: URL(fileURLWithPath: path))
+        daemon.hangUp()
+        try await daemon.waitForLog("Web configuration reloaded")
+        let metrics = try curl("\(daemon.baseURL)/metrics", [])
+        #expect(metrics.status == 200)
+        #expect(metrics.headers.lowercased().contains("x-frame-options: sameorigin"))
+        #expect(!daemon.lines.joined().contains(hash))
+        _ = try await daemon.terminate()
+    }
+}
