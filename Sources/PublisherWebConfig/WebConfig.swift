@@ -2,6 +2,14 @@ import Foundation
 import NIOSSL
 import Yams
 
+extension WebConfig: CustomStringConvertible {
+    /// What the file sets, with user names but never a hash.
+    public var description: String {
+        "WebConfig(tls: \(tls.map { "\($0.certFile), client auth \($0.clientAuth.rawValue)" } ?? "off"), "
+            + "users: [\(users.keys.sorted().joined(separator: ", "))], headers: [\(headers.map(\.name).joined(separator: ", "))])"
+    }
+}
+
 /// Everything wrong with a web configuration file, each problem a sentence naming the key. Never a secret (no
 /// password, hash or key material): the file's own lines are never quoted.
 public struct WebConfigProblems: Error, CustomStringConvertible, Sendable {

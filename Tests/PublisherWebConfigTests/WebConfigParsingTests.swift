@@ -43,6 +43,8 @@ struct WebConfigParsingTests {
         #expect(tls.cipherSuites == [.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256])
         #expect(config.users == ["alertmanager": Self.hash])
         #expect(config.headers.map(\.name) == ["Strict-Transport-Security", "X-Frame-Options"])
+        #expect(config.description.contains("alertmanager"))
+        #expect(!config.description.contains(Self.hash))
     }
 
     @Test func anEmptyFileIsPlainHTTPWithoutUsers() throws {
