@@ -20,8 +20,12 @@ struct WebConfigIntegrationTests {
         var headers: String
     }
 
-    /// Runs `curl` against `url` with `arguments` (e.g. `--cacert`, `--cert`, `-u`).
-    static func curl(_ url: String, _ arguments: [String]) throws -> CurlAnswer {
+    /// Runs `curl` against `url` with `arguments` (e.g. `--cacert`, `--cert`, `-u`), on a thread of its own.
+    static func curl(_ url: String, _ arguments: [String]) async throws -> CurlAnswer {
+        try await onOwnThread { try curlBlocking(url, arguments) }
+    }
+
+    private static func curlBlocking(_ url: String, _ arguments: [String]) throws -> CurlAnswer {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["curl", "--silent", "--max-time", "10", "--dump-header", "-", "--output", "/dev/null",
@@ -59,7 +63,7 @@ struct WebConfigIntegrationTests {
     }
 
     @Test func mutualTLSAndBcryptUsersRefuseWhatTheyShould() async throws {
-        let certs = try TestCertificates.make()
+        let certs = try await TestCertificates.makeOffThePool()
         defer { certs.remove() }
         let scratch = try ScratchDirectory()
         let webConfig = try Self.writeWebConfig(Self.mutualTLSConfig(hash: Bcrypt.hash(Self.password, cost: 6)), in: certs)
@@ -71,30 +75,30 @@ struct WebConfigIntegrationTests {
         let client = ["--cert", certs.path("client.crt"), "--key", certs.path("client.key")]
         let login = ["-u", "\(Self.user):\(Self.password)"]
 
-        let metrics = try Self.curl("\(url)/metrics", trusted + client + login)
+        let metrics = try await Self.curl("\(url)/metrics", trusted + client + login)
         #expect(metrics.status == 200, "\(metrics)")
         #expect(metrics.headers.lowercased().contains("x-frame-options: deny"))
         #expect(metrics.headers.lowercased().contains("x-content-type-options: nosniff"))
 
         // Plain HTTP on the TLS port gets no answer.
-        #expect(try Self.curl("http://127.0.0.1:\(daemon.port)/healthz", []).status == 0)
+        #expect(try await Self.curl("http://127.0.0.1:\(daemon.port)/healthz", []).status == 0)
         // The server's certificate checked against another CA: curl refuses it.
-        let wrongCA = try Self.curl("\(url)/metrics", ["--cacert", certs.path("other-ca.crt")] + client + login)
+        let wrongCA = try await Self.curl("\(url)/metrics", ["--cacert", certs.path("other-ca.crt")] + client + login)
         #expect(wrongCA.status == 0 && wrongCA.exitCode == 60, "\(wrongCA)")
         // No client certificate, or one from another CA: the handshake fails.
-        let noClient = try Self.curl("\(url)/healthz", trusted)
+        let noClient = try await Self.curl("\(url)/healthz", trusted)
         #expect(noClient.status == 0 && noClient.exitCode != 0, "\(noClient)")
-        let otherClient = try Self.curl(
+        let otherClient = try await Self.curl(
             "\(url)/healthz", trusted + ["--cert", certs.path("other-client.crt"), "--key", certs.path("other-client.key")])
         #expect(otherClient.status == 0 && otherClient.exitCode != 0, "\(otherClient)")
         // A wrong password, or none, on /metrics and on the webhook: 401.
-        #expect(try Self.curl("\(url)/metrics", trusted + client + ["-u", "\(Self.user):wrong"]).status == 401)
-        #expect(try Self.curl("\(url)/metrics", trusted + client).status == 401)
+        #expect(try await Self.curl("\(url)/metrics", trusted + client + ["-u", "\(Self.user):wrong"]).status == 401)
+        #expect(try await Self.curl("\(url)/metrics", trusted + client).status == 401)
         let webhook = ["-X", "POST", "-H", "Content-Type: application/json", "--data", Webhook.body(Webhook.firing("TLSDisk", ["a"]))]
-        #expect(try Self.curl("\(url)/v1/alertmanager", trusted + client + webhook).status == 401)
-        #expect(try Self.curl("\(url)/v1/alertmanager", trusted + client + login + webhook).status == 202)
+        #expect(try await Self.curl("\(url)/v1/alertmanager", trusted + client + webhook).status == 401)
+        #expect(try await Self.curl("\(url)/v1/alertmanager", trusted + client + login + webhook).status == 202)
         // /healthz needs the client certificate (TLS) but no password, as before.
-        #expect(try Self.curl("\(url)/healthz", trusted + client).status == 200)
+        #expect(try await Self.curl("\(url)/healthz", trusted + client).status == 200)
         // Neither the password nor the hash reaches the log.
         let logs = daemon.lines.joined(separator: "\n")
         #expect(!logs.contains(Self.password))
@@ -103,25 +107,25 @@ struct WebConfigIntegrationTests {
     }
 
     @Test func anExpiredServerCertificateIsRefusedByTheClient() async throws {
-        let certs = try TestCertificates.make()
+        let certs = try await TestCertificates.makeOffThePool()
         defer { certs.remove() }
         let scratch = try ScratchDirectory()
         let webConfig = try Self.writeWebConfig("tls_server_config: {cert_file: expired.crt, key_file: expired.key}", in: certs)
         let daemon = try await DaemonProcess(arguments: ["--dry-run", "--database", scratch.database, "--web.config.file", webConfig])
-        let answer = try Self.curl("https://127.0.0.1:\(daemon.port)/healthz", ["--cacert", certs.path("ca.crt")])
+        let answer = try await Self.curl("https://127.0.0.1:\(daemon.port)/healthz", ["--cacert", certs.path("ca.crt")])
         #expect(answer.status == 0 && answer.exitCode == 60, "curl must refuse an expired certificate: \(answer)")
         _ = try await daemon.terminate()
     }
 
     @Test func aRenewedCertificateIsUsedByNewConnectionsWhileAnOpenOneKeepsWorking() async throws {
-        let certs = try TestCertificates.make()
+        let certs = try await TestCertificates.makeOffThePool()
         defer { certs.remove() }
         let scratch = try ScratchDirectory()
         let webConfig = try Self.writeWebConfig("tls_server_config: {cert_file: server.crt, key_file: server.key}", in: certs)
         let daemon = try await DaemonProcess(arguments: [
             "--dry-run", "--database", scratch.database, "--web.config.file", webConfig, "--config-check-interval", "200ms",
         ])
-        #expect(try Self.servedSubject(port: daemon.port, certs: certs).contains("CN = 127.0.0.1"))
+        #expect(try await Self.servedSubject(port: daemon.port, certs: certs).contains("CN = 127.0.0.1"))
 
         // A kept-alive connection, opened before the renewal.
         let open = try KeptAliveTLSConnection(port: daemon.port, caFile: certs.path("ca.crt"))
@@ -130,19 +134,19 @@ struct WebConfigIntegrationTests {
         try await waitUntil("the first answer on the open connection") { open.answers == 1 }
 
         // cert-manager renews in place: a new key and certificate (another subject, to tell them apart).
-        try certs.issue("renewed", by: "ca", subject: "renewed.127.0.0.1", extensions: "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth")
+        try await onOwnThread { try certs.issue("renewed", by: "ca", subject: "renewed.127.0.0.1", extensions: "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth") }
         try FileManager.default.removeItem(atPath: certs.path("server.key"))
         try FileManager.default.copyItem(atPath: certs.path("renewed.key"), toPath: certs.path("server.key"))
         try FileManager.default.removeItem(atPath: certs.path("server.crt"))
         try FileManager.default.copyItem(atPath: certs.path("renewed.crt"), toPath: certs.path("server.crt"))
         try await waitUntilAnswered("a new connection to get the renewed certificate", timeout: .seconds(20)) {
-            try Self.servedSubject(port: daemon.port, certs: certs).contains("renewed.127.0.0.1")
+            try await Self.servedSubject(port: daemon.port, certs: certs).contains("renewed.127.0.0.1")
         }
         // The connection opened before still answers, with its first certificate.
         try open.get("/healthz")
         try await waitUntil("the second answer on the open connection") { open.answers == 2 }
         #expect(open.transcript.contains("CN = 127.0.0.1"))
-        #expect(try Self.curl("https://127.0.0.1:\(daemon.port)/healthz", ["--cacert", certs.path("ca.crt")]).status == 200)
+        #expect(try await Self.curl("https://127.0.0.1:\(daemon.port)/healthz", ["--cacert", certs.path("ca.crt")]).status == 200)
 
         // A reload whose key does not match its certificate is refused whole; the renewed certificate stays.
         // (The renewal itself may have been refused once, between the key's copy and the certificate's.)
@@ -151,12 +155,16 @@ struct WebConfigIntegrationTests {
         try FileManager.default.removeItem(atPath: certs.path("server.key"))
         try FileManager.default.copyItem(atPath: certs.path("client.key"), toPath: certs.path("server.key"))
         try await daemon.waitForLog(refusal, count: refusedBefore + 1)
-        #expect(try Self.servedSubject(port: daemon.port, certs: certs).contains("renewed.127.0.0.1"))
+        #expect(try await Self.servedSubject(port: daemon.port, certs: certs).contains("renewed.127.0.0.1"))
         _ = try await daemon.terminate()
     }
 
     /// The subject of the certificate a new connection gets, as `openssl s_client` prints it.
-    static func servedSubject(port: Int, certs: TestCertificates) throws -> String {
+    static func servedSubject(port: Int, certs: TestCertificates) async throws -> String {
+        try await onOwnThread { try servedSubjectBlocking(port: port, certs: certs) }
+    }
+
+    private static func servedSubjectBlocking(port: Int, certs: TestCertificates) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["openssl", "s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", certs.path("ca.crt"), "-verify_return_error"]
@@ -214,7 +222,7 @@ final class KeptAliveTLSConnection: Sendable {
 struct WebConfigAlertmanagerEndToEndTests {
     @Test func anAlertPostedOverMutualTLSWithBasicAuthReachesPagerDuty() async throws {
         let binary = try #require(AlertmanagerEndToEndTests.alertmanagerBinary, "prometheus-alertmanager is not installed (scripts/test installs it)")
-        let certs = try TestCertificates.make()
+        let certs = try await TestCertificates.makeOffThePool()
         defer { certs.remove() }
         let fake = try await FakePagerDuty.start()
         let scratch = try ScratchDirectory()
@@ -241,18 +249,18 @@ struct WebConfigAlertmanagerEndToEndTests {
 /// `check-config --web-config`, `serve` refusing an invalid file, the environment variable, and SIGHUP.
 @Suite("Web configuration file: check-config, start and SIGHUP", .serialized, .timeLimit(.minutes(5)))
 struct WebConfigCommandTests {
-    @Test func checkConfigAcceptsAGoodFileAndListsEveryProblemOfABadOneWithoutSecrets() throws {
-        let certs = try TestCertificates.make()
+    @Test func checkConfigAcceptsAGoodFileAndListsEveryProblemOfABadOneWithoutSecrets() async throws {
+        let certs = try await TestCertificates.makeOffThePool()
         defer { certs.remove() }
         let hash = Bcrypt.hash(WebConfigIntegrationTests.password, cost: 4)
         let good = try WebConfigIntegrationTests.writeWebConfig(WebConfigIntegrationTests.mutualTLSConfig(hash: hash), in: certs)
-        let ok = try DaemonProcess.runToExit(["check-config", "--web-config", good])
+        let ok = try await onOwnThread { try DaemonProcess.runToExit(["check-config", "--web-config", good]) }
         #expect(ok.status == 0, "\(ok.errorOutput)")
         #expect(ok.output.contains("\(good): OK, TLS with \(certs.path("server.crt")), client auth RequireAndVerifyClientCert"))
         #expect(ok.output.contains("basic_auth_users alertmanager"))
         #expect(!ok.output.contains(hash))
         // The variable names the file too.
-        let fromVariable = try DaemonProcess.runToExit(["check-config"], environment: ["PAGERDUTY_PUBLISHER_WEB_CONFIG_FILE": good])
+        let fromVariable = try await onOwnThread { try DaemonProcess.runToExit(["check-config"], environment: ["PAGERDUTY_PUBLISHER_WEB_CONFIG_FILE": good]) }
         #expect(fromVariable.status == 0)
 
         let bad = certs.path("bad.yml")
@@ -261,7 +269,7 @@ struct WebConfigCommandTests {
             basic_auth_users: {alertmanager: \(WebConfigIntegrationTests.password)}
             http_server_config: {headers: {Server: me}}
             """.utf8).write(to: URL(fileURLWithPath: bad))
-        let refused = try DaemonProcess.runToExit(["check-config", "--web-config", bad])
+        let refused = try await onOwnThread { try DaemonProcess.runToExit(["check-config", "--web-config", bad]) }
         #expect(refused.status == 1)
         #expect(refused.errorOutput.contains("2 problems:"), "\(refused.errorOutput)")
         #expect(refused.errorOutput.contains("basic_auth_users.alertmanager must be a bcrypt hash"))
@@ -269,16 +277,17 @@ struct WebConfigCommandTests {
         #expect(!refused.errorOutput.contains(WebConfigIntegrationTests.password))
         // Once the form is right, the files are read: the key does not match the certificate.
         try Data("tls_server_config: {cert_file: server.crt, key_file: client.key}".utf8).write(to: URL(fileURLWithPath: bad))
-        let mismatch = try DaemonProcess.runToExit(["check-config", "--web-config", bad])
+        let mismatch = try await onOwnThread { try DaemonProcess.runToExit(["check-config", "--web-config", bad]) }
         #expect(mismatch.status == 1)
         #expect(mismatch.errorOutput.contains("cannot be used together"))
     }
 
-    @Test func serveRefusesToStartWithAnInvalidFile() throws {
+    @Test func serveRefusesToStartWithAnInvalidFile() async throws {
         let scratch = try ScratchDirectory()
         let path = scratch.url.appendingPathComponent("web.yml").path
         try Data("tls_server_config: {cert_file: missing.crt}".utf8).write(to: URL(fileURLWithPath: path))
-        let exit = try DaemonProcess.runToExit(["serve", "--dry-run", "--database", scratch.database, "--web.config.file", path])
+        let database = scratch.database
+        let exit = try await onOwnThread { try DaemonProcess.runToExit(["serve", "--dry-run", "--database", database, "--web.config.file", path]) }
         #expect(exit.status == 78)
         #expect(exit.errorOutput.contains("tls_server_config.key_file is missing"))
     }
@@ -292,23 +301,22 @@ struct WebConfigCommandTests {
             arguments: ["--dry-run", "--database", scratch.database, "--config-check-interval", "1h"],
             environment: ["PAGERDUTY_PUBLISHER_WEB_CONFIG_FILE": path])
         // curl, not URLSession: a 401 asking for Basic makes URLSession wait for credentials.
-        let curl = WebConfigIntegrationTests.curl
-        #expect(try curl("\(daemon.baseURL)/metrics", []).status == 401)
+        #expect(try await WebConfigIntegrationTests.curl("\(daemon.baseURL)/metrics", []).status == 401)
         let webhook = ["-X", "POST", "-H", "Content-Type: application/json", "--data", Webhook.body(Webhook.firing("Hup", ["a"]))]
-        #expect(try curl("\(daemon.baseURL)/v1/alertmanager", webhook + ["-u", "alertmanager:\(WebConfigIntegrationTests.password)"]).status == 202)
+        #expect(try await WebConfigIntegrationTests.curl("\(daemon.baseURL)/v1/alertmanager", webhook + ["-u", "alertmanager:\(WebConfigIntegrationTests.password)"]).status == 202)
 
         // An invalid file on SIGHUP: refused whole, the user stays.
         try Data("basic_auth_users: {alertmanager: not-a-hash}".utf8).write(to: URL(fileURLWithPath: path))
         daemon.hangUp()
         try await daemon.waitForLog("Web configuration reload failed; keeping the settings in force")
-        #expect(try curl("\(daemon.baseURL)/metrics", []).status == 401)
+        #expect(try await WebConfigIntegrationTests.curl("\(daemon.baseURL)/metrics", []).status == 401)
         #expect(!daemon.lines.joined().contains("not-a-hash"))
 
         // A valid file without users on SIGHUP: /metrics is open again.
         try Data("http_server_config: {headers: {X-Frame-Options: sameorigin}}".utf8).write(to: URL(fileURLWithPath: path))
         daemon.hangUp()
         try await daemon.waitForLog("Web configuration reloaded")
-        let metrics = try curl("\(daemon.baseURL)/metrics", [])
+        let metrics = try await WebConfigIntegrationTests.curl("\(daemon.baseURL)/metrics", [])
         #expect(metrics.status == 200)
         #expect(metrics.headers.lowercased().contains("x-frame-options: sameorigin"))
         #expect(!daemon.lines.joined().contains(hash))

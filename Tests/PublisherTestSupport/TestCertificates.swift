@@ -66,3 +66,18 @@ public struct TestCertificates: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 }
+
+/// Runs `body`, which blocks (a child process, a file read to its end), on a thread of its own: never on the
+/// concurrency pool, whose few threads (two on a two-core machine) in-process servers of other tests need.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+extension TestCertificates {
+    /// ``make()`` on a thread of its own.
+    public static func makeOffThePool() async throws -> TestCertificates {
+        try await onOwnThread { try make() }
+    }
+}
