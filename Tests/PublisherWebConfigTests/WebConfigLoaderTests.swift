@@ -7,16 +7,15 @@ import Testing
 
 @Suite("Web configuration file: loading certificates, and reloads refused whole")
 struct WebConfigLoaderTests {
-    static let certificates = Result { try TestCertificates.make() }
-
     func write(_ text: String, in directory: URL, name: String = "web.yml") throws -> String {
         let path = directory.appendingPathComponent(name).path
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         return path
     }
 
-    @Test func aValidFileLoadsWithItsCertificateKeyAndCA() throws {
-        let certs = try Self.certificates.get()
+    @Test func aValidFileLoadsWithItsCertificateKeyAndCA() async throws {
+        let certs = try await TestCertificates.makeOffThePool()
+        defer { certs.remove() }
         let path = try write("""
             tls_server_config:
               cert_file: server.crt
@@ -32,8 +31,9 @@ struct WebConfigLoaderTests {
         #expect(loaded.files == [path, certs.path("server.crt"), certs.path("server.key"), certs.path("ca.crt")])
     }
 
-    @Test func aKeyThatDoesNotMatchTheCertificateIsRefused() throws {
-        let certs = try Self.certificates.get()
+    @Test func aKeyThatDoesNotMatchTheCertificateIsRefused() async throws {
+        let certs = try await TestCertificates.makeOffThePool()
+        defer { certs.remove() }
         let path = try write("tls_server_config: {cert_file: server.crt, key_file: client.key}", in: certs.directory, name: "mismatch.yml")
         #expect {
             try WebConfigLoader.load(path: path)
@@ -42,8 +42,9 @@ struct WebConfigLoaderTests {
         }
     }
 
-    @Test func missingFilesAreEachNamed() throws {
-        let certs = try Self.certificates.get()
+    @Test func missingFilesAreEachNamed() async throws {
+        let certs = try await TestCertificates.makeOffThePool()
+        defer { certs.remove() }
         let path = try write(
             "tls_server_config: {cert_file: none.crt, key_file: none.key, client_ca_file: none-ca.crt, client_auth_type: VerifyClientCertIfGiven}",
             in: certs.directory, name: "missing.yml")
@@ -59,8 +60,9 @@ struct WebConfigLoaderTests {
         }
     }
 
-    @Test func aKeyFileProblemNeverShowsTheKey() throws {
-        let certs = try Self.certificates.get()
+    @Test func aKeyFileProblemNeverShowsTheKey() async throws {
+        let certs = try await TestCertificates.makeOffThePool()
+        defer { certs.remove() }
         let path = try write("tls_server_config: {cert_file: server.crt, key_file: server.crt}", in: certs.directory, name: "keyiscert.yml")
         let key = try String(contentsOfFile: certs.path("server.key"), encoding: .utf8)
         do {
@@ -73,8 +75,9 @@ struct WebConfigLoaderTests {
         }
     }
 
-    @Test func anInvalidReloadIsRefusedWholeAndTheSettingsInForceStay() throws {
-        let certs = try Self.certificates.get()
+    @Test func anInvalidReloadIsRefusedWholeAndTheSettingsInForceStay() async throws {
+        let certs = try await TestCertificates.makeOffThePool()
+        defer { certs.remove() }
         let first = """
             tls_server_config: {cert_file: server.crt, key_file: server.key}
             basic_auth_users: {alertmanager: \(Bcrypt.hash("pw", cost: 4))}
