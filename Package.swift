@@ -29,6 +29,8 @@ let package = Package(
         // Already in the graph through Hummingbird; named for the receiver's connection handlers.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.27.0"),
+        // Already in the graph through Hummingbird's TLS; the web config's certificate reloads.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
@@ -36,6 +38,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
         // The status page's templates (escaped HTML).
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
+        // bcrypt for the web config file's basic_auth_users.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         // libcurl, the system library behind the Events API client (Debian: libcurl4-openssl-dev).
@@ -124,6 +128,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // exporter-toolkit's web configuration file (--web.config.file): TLS, bcrypt users, response headers.
+        .target(
+            name: "PublisherWebConfig",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // HTTP receiver (Hummingbird 2): routes, auth, limits, health, /metrics.
         .target(
             name: "PublisherReceiver",
@@ -137,6 +154,8 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Mustache", package: "swift-mustache"),
+                "PublisherWebConfig",
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -170,6 +189,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                "PublisherWebConfig",
             ],
             swiftSettings: swiftSettings
         ),
@@ -244,16 +264,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PublisherWebConfigTests",
+            dependencies: [
+                "PublisherWebConfig", "PublisherTestSupport",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PublisherReceiverTests",
             dependencies: [
                 "PublisherReceiver", "StructuredLogging", "PublisherTestSupport", "PagerDutyWebhooks",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "PublisherWebConfig", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["PagerDutyPublisher", "PublisherTestSupport", "PagerDutyEvents", "AlertmanagerModels", "PublisherCore", "PublisherSQLite", "PublisherPostgres", "PublisherConfiguration"],
+            dependencies: ["PagerDutyPublisher", "PublisherTestSupport", "PagerDutyEvents", "AlertmanagerModels", "PublisherCore", "PublisherSQLite", "PublisherPostgres", "PublisherConfiguration",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

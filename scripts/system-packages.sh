@@ -1,7 +1,7 @@
 # Sourced by the other scripts: installs the Debian packages the daemon and its tests need, when missing.
 # libcurl4-openssl-dev: the Events API client's HTTP transport. libsqlite3-dev: the outbox store.
 # prometheus-alertmanager: the end-to-end test drives a real Alertmanager. chromium: the status page is tested in a
-# headless browser.
+# headless browser. openssl and curl: the web configuration tests make certificates and speak TLS with them.
 
 pagerduty_publisher_packages() {
     local wanted=("$@")

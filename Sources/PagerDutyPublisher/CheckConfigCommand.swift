@@ -4,13 +4,14 @@ import PagerDutyEvents
 import PublisherConfiguration
 import PublisherCore
 import PublisherPostgres
+import PublisherWebConfig
 
 /// `pagerduty-publisher check-config`: validates a configuration file and the key files it names, and the database
 /// settings, without connecting to anything.
 struct CheckConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
-        abstract: "Validate a configuration file and its key files, and the database settings; list every problem and exit non-zero if any.",
+        abstract: "Validate a configuration file and its key files, the database settings and a web configuration file; list every problem and exit non-zero if any.",
         discussion: "Nothing is connected to: a PostgreSQL URL is checked for its form, sslmode, password file and CA file."
     )
 
@@ -18,6 +19,9 @@ struct CheckConfigCommand: ParsableCommand {
     var config: String?
 
     @OptionGroup var database: DatabaseOptions
+
+    @Option(name: .customLong("web-config"), help: "A web configuration file (serve's --web.config.file): its form, and the certificate, key and CA files it names. [env: PAGERDUTY_PUBLISHER_WEB_CONFIG_FILE]")
+    var webConfig: String?
 
     /// The names of routes that use the same key, in configuration order, for each key used by more than one.
     static func routesSharingAKey(_ routes: [Route]) -> [[String]] {
@@ -34,12 +38,14 @@ struct CheckConfigCommand: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let path = config ?? environment["PAGERDUTY_PUBLISHER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
         let checksDatabase = database.isGiven(environment: environment)
-        guard path != nil || checksDatabase else {
+        let webConfigPath = webConfig ?? environment["PAGERDUTY_PUBLISHER_WEB_CONFIG_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        guard path != nil || checksDatabase || webConfigPath != nil else {
             throw ValidationError(
-                "Name what to check: the configuration file with --config or PAGERDUTY_PUBLISHER_CONFIG, the database with --database or PAGERDUTY_PUBLISHER_DATABASE, or both.")
+                "Name what to check: the configuration file with --config or PAGERDUTY_PUBLISHER_CONFIG, the database with --database or PAGERDUTY_PUBLISHER_DATABASE, the web configuration with --web-config or PAGERDUTY_PUBLISHER_WEB_CONFIG_FILE, or several.")
         }
         var problems: [String] = []
         if let path { problems += Self.checkRoutes(path: path) }
+        if let webConfigPath { problems += Self.checkWebConfig(path: webConfigPath) }
         if checksDatabase { problems += Self.checkDatabase(database, environment: environment) }
         guard problems.isEmpty else {
             FileHandle.standardError.write(Data("\(problems.count) problem\(problems.count == 1 ? "" : "s"):\n".utf8))
@@ -63,6 +69,28 @@ struct CheckConfigCommand: ParsableCommand {
             for names in routesSharingAKey(configuration.routes) {
                 print("  \(names.joined(separator: ", ")) share one routing key: one rate budget and one 429 pause.")
             }
+            return []
+        } catch {
+            return error.problems
+        }
+    }
+
+    /// Prints what the web configuration file sets; returns its problems (never a hash or key material).
+    static func checkWebConfig(path: String) -> [String] {
+        do {
+            let loaded = try WebConfigLoader.load(path: path)
+            var parts: [String] = []
+            if let tls = loaded.config.tls {
+                var detail = "TLS with \(tls.certFile), client auth \(tls.clientAuth.rawValue)"
+                if let ca = tls.clientCAFile { detail += " against \(ca)" }
+                parts.append(detail)
+            } else {
+                parts.append("plain HTTP")
+            }
+            let users = loaded.config.users.keys.sorted()
+            parts.append(users.isEmpty ? "no basic_auth_users" : "basic_auth_users \(users.joined(separator: ", "))")
+            if !loaded.headers.isEmpty { parts.append("headers \(loaded.headers.map(\.name).joined(separator: ", "))") }
+            print("\(path): OK, \(parts.joined(separator: "; "))")
             return []
         } catch {
             return error.problems

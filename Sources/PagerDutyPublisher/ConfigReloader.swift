@@ -25,11 +25,15 @@ final class ConfigReloader: Service {
     /// The configuration file and the key files it names, as of the last load.
     let watchedFiles: Mutex<[String]>
     let credentialFiles: ReceiverCredentialFiles?
+    /// The web configuration file's reloads (``WebConfigReloads``), independent of the routes.
+    let webConfig: WebConfigReloads?
 
     init(
         configPath: String?, defaultRoute: Route?, defaultKeyFile: String?, defaults: RouteDefaults, routes: RouteTable, redactor: SecretRedactor,
-        signal: WorkSignal, checkInterval: Duration, logger: Logger, watchedFiles: [String], credentialFiles: ReceiverCredentialFiles? = nil
+        signal: WorkSignal, checkInterval: Duration, logger: Logger, watchedFiles: [String], credentialFiles: ReceiverCredentialFiles? = nil,
+        webConfig: WebConfigReloads? = nil
     ) {
+        self.webConfig = webConfig
         self.credentialFiles = credentialFiles
         self.configPath = configPath
         self.defaultRoute = defaultRoute
@@ -51,13 +55,29 @@ final class ConfigReloader: Service {
                     for await _ in hangups {
                         _ = self.reload(reason: "SIGHUP")
                         self.credentialFiles?.reload(reason: "SIGHUP", logger: self.logger)
+                        self.webConfig?.reload(reason: "SIGHUP", logger: self.logger)
                     }
                 }
                 group.addTask {
                     var fingerprint = Self.fingerprint(of: self.watchedFiles.withLock { $0 })
                     let secretFiles = self.credentialFiles?.files ?? []
                     var secretsFingerprint = Self.fingerprint(of: secretFiles)
+                    var webFiles = self.webConfig?.files ?? []
+                    var webFingerprint = Self.fingerprint(of: webFiles)
                     while (try? await Task.sleep(for: self.checkInterval)) != nil {
+                        if let webConfig = self.webConfig {
+                            // Taken before the reload reads the files: a file changed during the reload (a key
+                            // written just after its certificate) differs next time and is reloaded then.
+                            let current = Self.fingerprint(of: webFiles)
+                            if current != webFingerprint {
+                                webConfig.reload(reason: "the web configuration or a file it names changed", logger: self.logger)
+                                webFingerprint = current
+                                if webConfig.files != webFiles {
+                                    webFiles = webConfig.files
+                                    webFingerprint = Self.fingerprint(of: webFiles)
+                                }
+                            }
+                        }
                         let secrets = Self.fingerprint(of: secretFiles)
                         if secrets != secretsFingerprint {
                             self.credentialFiles?.reload(reason: "a receiver credential file changed", logger: self.logger)

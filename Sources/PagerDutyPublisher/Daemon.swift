@@ -9,6 +9,7 @@ import PublisherConfiguration
 import PublisherCore
 import PublisherReceiver
 import PublisherSQLite
+import PublisherWebConfig
 import ServiceLifecycle
 import StructuredLogging
 
@@ -61,6 +62,13 @@ struct Daemon {
             throw ExitCode(ServeSettings.configurationErrorExitCode)
         }
         for route in routeConfiguration.routes { redactor.register(route.routingKey) }
+        let webConfig: LiveWebConfig?
+        do {
+            webConfig = try settings.webConfigFile.map { LiveWebConfig(path: $0, initial: try WebConfigLoader.load(path: $0)) }
+        } catch {
+            FileHandle.standardError.write(Data("pagerduty-publisher: the web configuration has problems:\n\(error)\n".utf8))
+            throw ExitCode(ServeSettings.configurationErrorExitCode)
+        }
         let routes = RouteTable(routes: routeConfiguration.routes, defaultRoute: defaultRoute?.name)
         let signal = WorkSignal()
         let opened = try await StoreBootstrap.open(
@@ -161,7 +169,8 @@ struct Daemon {
             configPath: settings.configPath, defaultRoute: defaultRoute, defaultKeyFile: settings.routingKeyFile,
             defaults: settings.routeDefaults,
             routes: routes, redactor: redactor, signal: signal, checkInterval: settings.configCheckInterval,
-            logger: logger, watchedFiles: routeConfiguration.watchedFiles, credentialFiles: credentialFiles
+            logger: logger, watchedFiles: routeConfiguration.watchedFiles, credentialFiles: credentialFiles,
+            webConfig: webConfig.map(WebConfigReloads.init(live:))
         )
         let gauges = QueueGauges(store: store, ledger: ledger, metrics: metrics, clock: clock)
         let receiverLogger = logger
@@ -177,7 +186,7 @@ struct Daemon {
                 maxConnections: settings.receiverLimits.maxConnections,
                 maxWebhooksInFlight: settings.receiverLimits.maxWebhooksInFlight,
                 maxAlertsPerWebhook: settings.receiverLimits.maxAlertsPerWebhook
-            ).withCredentials(credentials),
+            ).withCredentials(credentials).withWebConfig(webConfig),
             ingestor: publisher,
             changeEvents: ChangeEventPublisher(store: store, routes: routes, clock: clock, signal: signal, logger: logger),
             readiness: StoreReadiness(store: store),
@@ -197,7 +206,10 @@ struct Daemon {
             onServerRunning: { port in
                 receiverLogger.info(
                     "Receiver listening",
-                    metadata: ["host": "\(settings.host)", "port": "\(port)", "dry_run": "\(settings.dryRun)"]
+                    metadata: [
+                        "host": "\(settings.host)", "port": "\(port)", "dry_run": "\(settings.dryRun)",
+                        "tls": "\(webConfig?.servesTLS ?? false)",
+                    ]
                 )
             }
         )
@@ -226,7 +238,7 @@ struct Daemon {
                 "auth": "\([settings.authToken == nil ? nil : "bearer", settings.basicAuth == nil ? nil : "basic"].compactMap { $0 }.joined(separator: "+").nonEmpty ?? "none")",
             ]
         )
-        if credentials == nil && !Self.isLoopback(settings.host) {
+        if credentials == nil && webConfig?.current.users == nil && !Self.isLoopback(settings.host) {
             logger.warning(
                 "The receiver listens on a non-loopback address without authentication: anyone who reaches it can page. Set --auth-token-file (or basic auth), or listen on 127.0.0.1.",
                 metadata: ["host": "\(settings.host)"]
@@ -269,6 +281,15 @@ extension ReceiverConfiguration {
     fileprivate func withCredentials(_ credentials: ReceiverCredentials?) -> ReceiverConfiguration {
         var configuration = self
         configuration.credentials = credentials
+        return configuration
+    }
+}
+
+extension ReceiverConfiguration {
+    /// The configuration with `webConfig` as its web configuration in force.
+    fileprivate func withWebConfig(_ webConfig: LiveWebConfig?) -> ReceiverConfiguration {
+        var configuration = self
+        configuration.webConfig = webConfig
         return configuration
     }
 }

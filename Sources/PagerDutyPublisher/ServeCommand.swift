@@ -158,6 +158,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("flap-resolve-hold"), help: "Damping: hold a flapping alert's resolve this long, dropping it if the alert fires again (0 = off). [env: PAGERDUTY_PUBLISHER_FLAP_RESOLVE_HOLD] (default: 0)")
     var flapResolveHold: String?
 
+    @Option(name: .customLong("web.config.file"), help: "exporter-toolkit web configuration file: TLS (tls_server_config), bcrypt users (basic_auth_users), response headers (http_server_config.headers). Reloaded on SIGHUP and when it or its certificate, key or CA file changes; turning TLS on or off needs a restart. [env: PAGERDUTY_PUBLISHER_WEB_CONFIG_FILE]")
+    var webConfigFile: String?
+
     func run() async throws {
         let settings: ServeSettings
         do {

@@ -33,6 +33,8 @@ struct ServeSettings: Sendable {
     /// The default route's key; `nil` when routes come only from the configuration file.
     var routingKey: String?
     var configPath: String?
+    /// `--web.config.file`: TLS, bcrypt users and response headers, in exporter-toolkit's format.
+    var webConfigFile: String?
     /// The file the default route's key was read from, re-read on every reload.
     var routingKeyFile: String?
     var eventsURL: String
@@ -126,6 +128,7 @@ struct ServeSettings: Sendable {
         }
 
         configPath = value(options.config, "PAGERDUTY_PUBLISHER_CONFIG")
+        webConfigFile = value(options.webConfigFile, "PAGERDUTY_PUBLISHER_WEB_CONFIG_FILE")
         routingKeyFile = value(options.routingKey, "PAGERDUTY_ROUTING_KEY") == nil
             ? value(options.routingKeyFile, "PAGERDUTY_ROUTING_KEY_FILE") : nil
         eventsURL = value(options.eventsURL, "PAGERDUTY_EVENTS_URL") ?? Self.defaultEventsURL

@@ -12,7 +12,7 @@ import PublisherCore
 /// connection is closed after them without reading the rest of the body. Nothing here throws past
 /// ``respond(to:context:decode:ingest:)``, so no failure escapes as a 500.
 struct IngestEndpoint: Sendable {
-    let verifier: RequestAuthenticator?
+    let authorization: ReceiverAuthorization
     let maxBodyBytes: Int
     /// Shared by every endpoint built with this value: webhooks and change events count together.
     let inFlight: InFlightLimit
@@ -28,7 +28,7 @@ struct IngestEndpoint: Sendable {
     ) async -> Response {
         let logger = self.logger.forRequest(context)
         do throws(ReceiverRejection) {
-            try checkHead(of: request)
+            try await checkHead(of: request)
             guard inFlight.tryEnter() else { throw .tooManyInFlight(limit: inFlight.limit) }
             defer { inFlight.leave() }
             let payload = try decode(try await body(of: request))
@@ -46,8 +46,8 @@ struct IngestEndpoint: Sendable {
     }
 
     /// Checks the token and the media type of `request`.
-    private func checkHead(of request: Request) throws(ReceiverRejection) {
-        if let verifier, !verifier.isAuthorized(request.headers[.authorization]) {
+    private func checkHead(of request: Request) async throws(ReceiverRejection) {
+        if await !authorization.allowsIngest(request.headers[.authorization]) {
             throw .unauthorized
         }
         let contentType = request.headers[.contentType]

@@ -2,7 +2,8 @@ import Hummingbird
 import Logging
 import PublisherCore
 
-/// `GET /healthz`, `GET /readyz` and `GET /metrics`: open to every caller, no token needed.
+/// `GET /healthz`, `GET /readyz` and `GET /metrics`: open to every caller, except `/metrics` when the web
+/// configuration names users (checked by the route, see ``ReceiverAuthorization``).
 struct OperationalEndpoints: Sendable {
     static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 

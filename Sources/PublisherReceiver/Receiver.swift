@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import PublisherCore
+import PublisherWebConfig
 
 /// The HTTP receiver: Alertmanager webhooks and change events in, health, readiness and metrics out.
 ///
@@ -12,7 +13,11 @@ import PublisherCore
 /// | `POST /v1/pagerduty` | PagerDuty's signed v3 webhooks (see ``PagerDutyWebhookEndpoint``); 404 when not configured |
 /// | `GET /healthz` | 200 `{"status":"ok"}` |
 /// | `GET /readyz` | 200 or 503 with the list of checks |
-/// | `GET /metrics` | 200, Prometheus text format 0.0.4 |
+/// | `GET /metrics` | 200, Prometheus text format 0.0.4; 401 when the web configuration names users and none is given |
+///
+/// With a web configuration (``ReceiverConfiguration/webConfig``): TLS on every connection when it sets
+/// `tls_server_config` (re-made for new connections on reload), its `basic_auth_users` accepted beside the
+/// token and basic credentials (see ``ReceiverAuthorization``), and its headers on every answer.
 ///
 /// Other methods on these paths get 405 with `Allow`; other paths get 404.
 ///
@@ -54,9 +59,12 @@ public enum Receiver {
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger))
+        if let web = configuration.webConfig { router.add(middleware: WebConfigHeadersMiddleware(web: web)) }
+        let authorization = ReceiverAuthorization(
+            flags: RequestAuthenticator(configuration: configuration), web: configuration.webConfig)
 
         let checks = IngestEndpoint(
-            verifier: RequestAuthenticator(configuration: configuration),
+            authorization: authorization,
             maxBodyBytes: configuration.maxBodyBytes,
             inFlight: InFlightLimit(limit: configuration.maxWebhooksInFlight),
             logger: logger
@@ -90,10 +98,20 @@ public enum Receiver {
         let operational = OperationalEndpoints(readiness: readiness, metrics: metrics, logger: logger)
         router.get("/healthz") { _, _ in operational.health() }
         router.get("/readyz") { _, context in await operational.ready(context: context) }
-        router.get("/metrics") { _, _ in await operational.exposition() }
+        router.get("/metrics") { request, _ in
+            guard await authorization.allowsReading(request.headers[.authorization]) else {
+                return ReceiverAuthorization.readRefusal
+            }
+            return await operational.exposition()
+        }
         if let statusReport {
             let page = StatusPage(report: statusReport, logger: logger)
-            router.get("/") { _, context in await page.respond(context: context) }
+            router.get("/") { request, context in
+                guard await authorization.allowsReading(request.headers[.authorization]) else {
+                    return ReceiverAuthorization.readRefusal
+                }
+                return await page.respond(context: context)
+            }
             MethodNotAllowed.register(on: router, paths: ["/"], allowed: .get)
         }
 
@@ -139,10 +157,15 @@ public enum Receiver {
         )
         let idleTimeout = configuration.idleTimeout
         let readTimeout = configuration.readTimeout
+        let web = configuration.webConfig
         return Application(
             router: router,
-            server: HTTPServerBuilder { responder in
-                ReceiverHTTP1Channel(responder: responder, idleTimeout: idleTimeout, readTimeout: readTimeout, logger: logger)
+            server: HTTPServerBuilder { responder -> any ServerChildChannel in
+                let http1 = ReceiverHTTP1Channel(
+                    responder: responder, idleTimeout: idleTimeout, readTimeout: readTimeout, logger: logger)
+                // TLS is on or off for the process's life (see LiveWebConfig); its settings follow reloads.
+                if let web, web.servesTLS { return ReloadingTLSChannel(base: http1, web: web) }
+                return http1
             },
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),

@@ -1,3 +1,5 @@
+import PublisherWebConfig
+
 /// Where and how the Alertmanager receiver listens.
 public struct ReceiverConfiguration: Sendable {
     /// The default port, 9095: unassigned among Prometheus' well-known exporter ports near Alertmanager's 9093.
@@ -25,7 +27,8 @@ public struct ReceiverConfiguration: Sendable {
     /// The TCP port to bind; `0` asks the system for a free port (reported through `onServerRunning`).
     public var port: Int
     /// When set, `POST` endpoints require `Authorization: Bearer <authToken>`; `nil` accepts every request.
-    /// Health, readiness and metrics endpoints never require it. Never logged or echoed.
+    /// Health and readiness never require it; `/` and `/metrics` accept it when ``webConfig`` names users. Never
+    /// logged or echoed.
     public var authToken: String?
     /// When set, `POST` endpoints also accept (or, without a token, require) HTTP basic authentication with
     /// these credentials, as Alertmanager's `basic_auth` sends. Never logged or echoed.
@@ -49,6 +52,9 @@ public struct ReceiverConfiguration: Sendable {
     public var maxWebhooksInFlight: Int
     /// The most alerts one webhook may carry; a webhook with more is answered 400 naming `alerts`.
     public var maxAlertsPerWebhook: Int
+    /// The web configuration file in force (`--web.config.file`): TLS, `basic_auth_users`, response headers.
+    /// `nil` serves plain HTTP with the flags' credentials only.
+    public var webConfig: LiveWebConfig?
 
     /// Creates a configuration; every value has a default.
     public init(

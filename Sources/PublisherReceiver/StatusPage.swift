@@ -5,7 +5,8 @@ import Mustache
 import PublisherCore
 
 /// `GET /`: a read-only HTML page with the daemon's state, server-rendered from a Mustache template (every value
-/// escaped, no script, no external asset). Open like `/metrics`.
+/// escaped, no script, no external asset). Open like `/metrics`, and like it needs a credential when the web
+/// configuration names users (see ``ReceiverAuthorization``).
 struct StatusPage: Sendable {
     let report: @Sendable () async throws -> StatusReport
     let logger: Logger

@@ -148,10 +148,12 @@ final class AlertmanagerProcess: Sendable {
 
     /// Starts Alertmanager on `port` (a free one when `nil`) with its data under `directory/dataName`. With
     /// `otherReceiverURL`, every alert also goes to that webhook (another team's chat, say), repeated every
-    /// `repeatInterval`.
+    /// `repeatInterval`. With `tls`, the webhook goes over TLS checked against `caFile`, with a client certificate
+    /// when `certFile` and `keyFile` are given; with `basicAuth`, it carries basic credentials instead of `token`.
     init(
         binary: String, directory: URL, webhookURL: String, token: String, port: Int? = nil,
-        dataName: String = "alertmanager-data", otherReceiverURL: String? = nil, repeatInterval: String = "1h"
+        dataName: String = "alertmanager-data", otherReceiverURL: String? = nil, repeatInterval: String = "1h",
+        tls: (caFile: String, certFile: String?, keyFile: String?)? = nil, basicAuth: (username: String, password: String)? = nil
     ) async throws {
         let port = try port ?? FreePort.find()
         // Written line by line: the indentation is YAML's.
@@ -178,10 +180,7 @@ final class AlertmanagerProcess: Sendable {
                   - url: \(webhookURL)
                     send_resolved: true
                     max_alerts: 0
-                    http_config:
-                      authorization:
-                        type: Bearer
-                        credentials: \(token)\(otherReceiver)
+                    http_config:\(Self.credentials(token: token, basicAuth: basicAuth))\(Self.tlsConfig(tls))\(otherReceiver)
             """
         let configURL = directory.appendingPathComponent("alertmanager.yml")
         try config.write(to: configURL, atomically: true, encoding: .utf8)
@@ -207,6 +206,24 @@ final class AlertmanagerProcess: Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    /// The `http_config` lines that authenticate: `basic_auth` when given, else a bearer `authorization`.
+    private static func credentials(token: String, basicAuth: (username: String, password: String)?) -> String {
+        guard let basicAuth else {
+            return ["", "          authorization:", "            type: Bearer", "            credentials: \(token)"].joined(separator: "\n")
+        }
+        return ["", "          basic_auth:", "            username: \(basicAuth.username)", "            password: \(basicAuth.password)"]
+            .joined(separator: "\n")
+    }
+
+    /// The `http_config.tls_config` lines, or nothing.
+    private static func tlsConfig(_ tls: (caFile: String, certFile: String?, keyFile: String?)?) -> String {
+        guard let tls else { return "" }
+        var lines = ["", "          tls_config:", "            ca_file: \(tls.caFile)"]
+        if let certFile = tls.certFile { lines.append("            cert_file: \(certFile)") }
+        if let keyFile = tls.keyFile { lines.append("            key_file: \(keyFile)") }
+        return lines.joined(separator: "\n")
     }
 
     /// Runs `amtool` against this Alertmanager and returns what it printed.
