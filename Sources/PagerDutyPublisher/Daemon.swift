@@ -9,6 +9,7 @@ import PublisherConfiguration
 import PublisherCore
 import PublisherReceiver
 import PublisherSQLite
+import PublisherTelemetry
 import ServiceLifecycle
 import StructuredLogging
 
@@ -41,6 +42,17 @@ struct Daemon {
         )
         var logger = Logger(label: "pagerduty-publisher")
         logger.logLevel = settings.logLevel
+        // Before any span starts. Off, nothing is bootstrapped and the Tracing API's no-op tracer stays.
+        var tracingService: (any Service)?
+        if settings.tracing {
+            do throws(OTelTracingError) {
+                tracingService = try OTelTracing.bootstrap(
+                    environment: ProcessInfo.processInfo.environment, logger: Logger(label: "pagerduty-publisher.otel"))
+            } catch {
+                FileHandle.standardError.write(Data("pagerduty-publisher: \(error.reason)\n".utf8))
+                throw ExitCode(ServeSettings.configurationErrorExitCode)
+            }
+        }
 
         let registry = PrometheusCollectorRegistry()
         let metricsFactory = PrometheusMetricsFactory(registry: registry)
@@ -203,6 +215,8 @@ struct Daemon {
         )
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = opened.services.map { .init(service: $0) }
+        // First, so it is shut down last: the spans of everything else's shutdown are exported before it stops.
+        if let tracingService { services.insert(.init(service: tracingService), at: 0) }
         services += [
             .init(service: dispatcher),
             .init(service: maintenance),
@@ -223,6 +237,7 @@ struct Daemon {
             metadata: [
                 "version": "\(PublisherVersion.current)", "database": "\(settings.database)", "replica": "\(settings.replicaName)",
                 "events_url": "\(settings.eventsURL)", "rate_limit": "\(settings.rateLimit)",
+                "tracing": "\(settings.tracing)",
                 "auth": "\([settings.authToken == nil ? nil : "bearer", settings.basicAuth == nil ? nil : "basic"].compactMap { $0 }.joined(separator: "+").nonEmpty ?? "none")",
             ]
         )

@@ -158,6 +158,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("flap-resolve-hold"), help: "Damping: hold a flapping alert's resolve this long, dropping it if the alert fires again (0 = off). [env: PAGERDUTY_PUBLISHER_FLAP_RESOLVE_HOLD] (default: 0)")
     var flapResolveHold: String?
 
+    @Flag(name: .customLong("otel"), help: "Export OpenTelemetry traces over OTLP, configured by the OTEL_* variables; on by itself when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set. [env: PAGERDUTY_PUBLISHER_OTEL=true]")
+    var otel = false
+
     func run() async throws {
         let settings: ServeSettings
         do {
