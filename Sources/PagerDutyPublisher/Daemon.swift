@@ -35,7 +35,7 @@ struct Daemon {
             secrets: [
                 settings.routingKey, settings.authToken, settings.basicAuth?.password, settings.alertmanagerBearerToken,
                 settings.alertmanagerBasicAuth?.password, databasePassword,
-            ].compactMap { $0 })
+            ].compactMap { $0 } + OTelTracing.headerSecrets(in: ProcessInfo.processInfo.environment))
         let sink = StandardOutputSink()
         LoggingSystem.bootstrap(
             StructuredLogHandler.bootstrap(format: settings.logFormat, level: settings.logLevel, redactor: redactor, sink: sink)

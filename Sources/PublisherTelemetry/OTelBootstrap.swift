@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import OTel
 import ServiceLifecycle
@@ -20,6 +21,29 @@ public enum OTelTracing {
     public static func isEnabled(flag: Bool, environment: [String: String]) -> Bool {
         if environment["OTEL_SDK_DISABLED"]?.lowercased() == "true" { return false }
         return flag || endpointVariables.contains { !(environment[$0] ?? "").isEmpty }
+    }
+
+    /// The variables whose values are `key=value,…` headers sent to the collector, e.g. an API key.
+    public static let headerVariables = [
+        "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+    ]
+
+    /// The header values of ``headerVariables`` (at least 6 characters long), for the log redactor: swift-otel logs
+    /// every `OTEL_*` override with its value, and a header may carry the collector's credential.
+    public static func headerSecrets(in environment: [String: String]) -> [String] {
+        var secrets: [String] = []
+        for variable in headerVariables {
+            guard let text = environment[variable], !text.isEmpty else { continue }
+            secrets.append(text)
+            for header in text.split(separator: ",") {
+                let parts = header.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { continue }
+                let value = parts[1].trimmingCharacters(in: .whitespaces)
+                if value.count >= 6 { secrets.append(value) }
+            }
+        }
+        return secrets
     }
 
     /// Bootstraps the process's tracer (once per process) and returns the service that batches and exports

@@ -20,8 +20,12 @@ struct TracingIntegrationTests {
             "OTEL_EXPORTER_OTLP_PROTOCOL": otlpProtocol,
             "OTEL_SERVICE_NAME": "publisher-under-test",
             "OTEL_BSP_SCHEDULE_DELAY": "50",
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-collector-key=\(Self.collectorKey)",
         ]
     }
+
+    /// A credential for the collector: swift-otel logs the `OTEL_*` variables it reads, and this must not show.
+    static let collectorKey = "c0llect0r-k3y-s3cret"
 
     func startDaemon(
         _ fake: FakePagerDuty, _ scratch: borrowing ScratchDirectory, environment: [String: String]
@@ -101,6 +105,9 @@ struct TracingIntegrationTests {
 
         #expect(try await daemon.terminate() == 0)
         expectNoSecret(in: receiver)
+        #expect(daemon.lines.contains { $0.contains("_HEADERS") && $0.contains("[REDACTED]") }, "swift-otel logs the variables it reads")
+        #expect(!daemon.lines.contains { $0.contains(Self.collectorKey) }, "the collector's key was logged")
+        #expect(!daemon.errorOutput.contains(Self.collectorKey))
         await fake.stop()
         await receiver.stop()
     }
