@@ -40,6 +40,12 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.0.0"),
         // bcrypt for the web config file's basic_auth_users.
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        // Spans (the API only: a no-op tracer unless the executable bootstraps one).
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.0"),
+        // The OpenTelemetry SDK and OTLP exporters (HTTP and gRPC); only the PublisherTelemetry target uses it.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0"),
+        // Already in the graph through swift-otel's gRPC transport; the tests' OTLP/gRPC receiver (h2c).
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.36.0"),
     ],
     targets: [
         // libcurl, the system library behind the Events API client (Debian: libcurl4-openssl-dev).
@@ -93,6 +99,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -156,6 +163,7 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
                 "PublisherWebConfig",
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -164,6 +172,18 @@ let package = Package(
             name: "StructuredLogging",
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // OpenTelemetry traces: when tracing is on, bootstraps swift-otel's tracer and OTLP exporter from OTEL_*.
+        // Kept apart so that the library products (Benchmarks/, fuzz) do not build swift-otel.
+        .target(
+            name: "PublisherTelemetry",
+            dependencies: [
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -181,6 +201,7 @@ let package = Package(
                 "PublisherConfiguration",
                 "PagerDutyWebhooks",
                 "StructuredLogging",
+                "PublisherTelemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -202,6 +223,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
             ],
             path: "Tests/PublisherTestSupport",
             resources: [.copy("Resources")],

@@ -10,6 +10,7 @@ import PublisherCore
 import PublisherReceiver
 import PublisherSQLite
 import PublisherWebConfig
+import PublisherTelemetry
 import ServiceLifecycle
 import StructuredLogging
 
@@ -35,13 +36,24 @@ struct Daemon {
             secrets: [
                 settings.routingKey, settings.authToken, settings.basicAuth?.password, settings.alertmanagerBearerToken,
                 settings.alertmanagerBasicAuth?.password, databasePassword,
-            ].compactMap { $0 })
+            ].compactMap { $0 } + OTelTracing.headerSecrets(in: ProcessInfo.processInfo.environment))
         let sink = StandardOutputSink()
         LoggingSystem.bootstrap(
             StructuredLogHandler.bootstrap(format: settings.logFormat, level: settings.logLevel, redactor: redactor, sink: sink)
         )
         var logger = Logger(label: "pagerduty-publisher")
         logger.logLevel = settings.logLevel
+        // Before any span starts. Off, nothing is bootstrapped and the Tracing API's no-op tracer stays.
+        var tracingService: (any Service)?
+        if settings.tracing {
+            do throws(OTelTracingError) {
+                tracingService = try OTelTracing.bootstrap(
+                    environment: ProcessInfo.processInfo.environment, logger: Logger(label: "pagerduty-publisher.otel"))
+            } catch {
+                FileHandle.standardError.write(Data("pagerduty-publisher: \(error.reason)\n".utf8))
+                throw ExitCode(ServeSettings.configurationErrorExitCode)
+            }
+        }
 
         let registry = PrometheusCollectorRegistry()
         let metricsFactory = PrometheusMetricsFactory(registry: registry)
@@ -215,6 +227,8 @@ struct Daemon {
         )
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = opened.services.map { .init(service: $0) }
+        // First, so it is shut down last: the spans of everything else's shutdown are exported before it stops.
+        if let tracingService { services.insert(.init(service: tracingService), at: 0) }
         services += [
             .init(service: dispatcher),
             .init(service: maintenance),
@@ -235,6 +249,7 @@ struct Daemon {
             metadata: [
                 "version": "\(PublisherVersion.current)", "database": "\(settings.database)", "replica": "\(settings.replicaName)",
                 "events_url": "\(settings.eventsURL)", "rate_limit": "\(settings.rateLimit)",
+                "tracing": "\(settings.tracing)",
                 "auth": "\([settings.authToken == nil ? nil : "bearer", settings.basicAuth == nil ? nil : "basic"].compactMap { $0 }.joined(separator: "+").nonEmpty ?? "none")",
             ]
         )

@@ -160,6 +160,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("web.config.file"), help: "exporter-toolkit web configuration file: TLS (tls_server_config), bcrypt users (basic_auth_users), response headers (http_server_config.headers). Reloaded on SIGHUP and when it or its certificate, key or CA file changes; turning TLS on or off needs a restart. [env: PAGERDUTY_PUBLISHER_WEB_CONFIG_FILE]")
     var webConfigFile: String?
+    @Flag(name: .customLong("otel"), help: "Export OpenTelemetry traces over OTLP, configured by the OTEL_* variables; on by itself when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set. [env: PAGERDUTY_PUBLISHER_OTEL=true]")
+    var otel = false
 
     func run() async throws {
         let settings: ServeSettings

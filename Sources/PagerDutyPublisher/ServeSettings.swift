@@ -6,6 +6,7 @@ import PagerDutyWebhooks
 import PublisherConfiguration
 import PublisherCore
 import PublisherReceiver
+import PublisherTelemetry
 import StructuredLogging
 
 /// A setting that cannot be used, with a sentence saying how to fix it.
@@ -51,6 +52,8 @@ struct ServeSettings: Sendable {
     /// The file the basic auth password was read from, re-read when it changes.
     var basicAuthPasswordFile: String?
     var dryRun: Bool
+    /// Whether OpenTelemetry traces are exported (`--otel`, or an `OTEL_EXPORTER_OTLP_*ENDPOINT`).
+    var tracing: Bool
     var logLevel: Logger.Level
     var logFormat: LogFormat
     var maxBodyBytes: Int
@@ -109,6 +112,9 @@ struct ServeSettings: Sendable {
         (host, port) = try Self.parseListen(listen)
 
         dryRun = options.dryRun || ["1", "true", "yes"].contains(environment["PAGERDUTY_PUBLISHER_DRY_RUN"]?.lowercased() ?? "")
+        tracing = OTelTracing.isEnabled(
+            flag: options.otel || ["1", "true", "yes"].contains(environment["PAGERDUTY_PUBLISHER_OTEL"]?.lowercased() ?? ""),
+            environment: environment)
         let key = try Self.secret(
             direct: value(options.routingKey, "PAGERDUTY_ROUTING_KEY"),
             file: value(options.routingKeyFile, "PAGERDUTY_ROUTING_KEY_FILE"),

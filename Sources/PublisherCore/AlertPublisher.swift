@@ -38,7 +38,8 @@ public final class AlertPublisher: AlertIngesting {
     private let flaps: FlapDetector
     private let gate: AsyncGate
     /// Webhooks that arrive while another batch is being stored are decided and stored together next.
-    private let commits = GroupCommit<IngestJob, Result<(IngestResult, Set<String>), IngestError>>(maximumBatchSize: 64)
+    /// Each webhook's outcome comes with the number of webhooks in its batch (a span attribute of its commit).
+    private let commits = GroupCommit<IngestJob, (Result<(IngestResult, Set<String>), IngestError>, Int)>(maximumBatchSize: 64)
 
     /// - Parameters:
     ///   - flaps: counts resolves and says which alerts flap; detection is off by default.
@@ -72,20 +73,33 @@ public final class AlertPublisher: AlertIngesting {
     public var webhooksWaitingForCommit: Int { commits.waitingJobs }
 
     public func ingest(_ message: WebhookMessage, route requestedRoute: String?) async throws(IngestError) -> IngestResult {
-        if let requestedRoute, routes.route(named: requestedRoute) == nil {
-            throw .unknownRoute(requestedRoute)
+        // The span of the webhook's receipt: each queued event keeps it, for its delivery spans' links.
+        let traceparent = TraceContext.traceparent()
+        let job = try TraceContext.withChildSpan("decide") { span throws(IngestError) -> IngestJob in
+            let job = try prepareJob(message, route: requestedRoute, traceparent: traceparent)
+            if span.isRecording {
+                span.attributes["publisher.alerts"] = message.alerts.count
+                span.attributes["publisher.route"] = Self.routeAttribute(job.destinations, requested: requestedRoute)
+            }
+            return job
         }
-        let keys = try dedupKeys(of: message)
-        // The path's route takes every alert; without one each alert goes where the route matchers send it.
-        let destinations = message.alerts.map { alert in
-            requestedRoute.flatMap(routes.route(named:)) ?? routes.selectRoute(for: alert.labels)
-        }
-        let prepared = prepareEvents(message, keys: keys, destinations: destinations)
-        let job = IngestJob(message: message, keys: keys, destinations: destinations, prepared: prepared)
-        let outcome = await commits.submit(job) { jobs in
-            // In a task of its own: the batch holds other webhooks too, and the store gives up a write whose task
-            // is cancelled, so the cancellation of the one request leading it must not fail them all.
-            await Task { await gate.withGate { await decideAndStore(jobs) } }.value
+        let outcome = await TraceContext.withChildSpan("commit") { span in
+            let (outcome, batchSize) = await commits.submit(job) { jobs in
+                // In a task of its own: the batch holds other webhooks too, and the store gives up a write whose task
+                // is cancelled, so the cancellation of the one request leading it must not fail them all.
+                let outcomes = await Task { await gate.withGate { await decideAndStore(jobs) } }.value
+                return outcomes.map { ($0, jobs.count) }
+            }
+            if span.isRecording {
+                span.attributes["publisher.alerts"] = message.alerts.count
+                span.attributes["publisher.route"] = Self.routeAttribute(job.destinations, requested: requestedRoute)
+                span.attributes["publisher.commit.batch_webhooks"] = batchSize
+                if case .success(let (result, _)) = outcome {
+                    span.attributes["publisher.queued"] = result.queued
+                    span.attributes["publisher.unchanged"] = result.unchanged
+                }
+            }
+            return outcome
         }
         let (result, touchedRoutes) = try outcome.get()
         for route in touchedRoutes.sorted() {
@@ -104,6 +118,27 @@ public final class AlertPublisher: AlertIngesting {
             )
         }
         return result
+    }
+
+    /// Checks the route, computes the dedup keys and destinations, and maps and encodes what it can before the gate.
+    private func prepareJob(_ message: WebhookMessage, route requestedRoute: String?, traceparent: String?) throws(IngestError) -> IngestJob {
+        if let requestedRoute, routes.route(named: requestedRoute) == nil {
+            throw .unknownRoute(requestedRoute)
+        }
+        let keys = try dedupKeys(of: message)
+        // The path's route takes every alert; without one each alert goes where the route matchers send it.
+        let destinations = message.alerts.map { alert in
+            requestedRoute.flatMap(routes.route(named:)) ?? routes.selectRoute(for: alert.labels)
+        }
+        let prepared = prepareEvents(message, keys: keys, destinations: destinations)
+        return IngestJob(message: message, keys: keys, destinations: destinations, prepared: prepared, traceContext: traceparent)
+    }
+
+    /// The `publisher.route` span attribute: the route named in the path, or the names of the routes the matchers
+    /// chose, sorted and comma-separated. Route names only: never a routing key.
+    private static func routeAttribute(_ destinations: [Route?], requested: String?) -> String {
+        if let requested { return requested }
+        return Set(destinations.compactMap { $0?.name }).sorted().joined(separator: ",")
     }
 
     private func dedupKeys(of message: WebhookMessage) throws(IngestError) -> [String] {
@@ -157,6 +192,8 @@ public final class AlertPublisher: AlertIngesting {
         var keys: [String]
         var destinations: [Route?]
         var prepared: [Int: PreparedEvent]
+        /// The `traceparent` of the webhook's receipt span, stored with each event it queues.
+        var traceContext: String?
     }
 
     /// What a batch of webhooks adds to the store, with what the webhook being decided changed, so that a
@@ -186,6 +223,12 @@ public final class AlertPublisher: AlertIngesting {
 
         mutating func append(_ message: OutboxMessage) {
             outbox.append(message)
+        }
+
+        /// Gives the outbox messages the current webhook added the trace context of its receipt.
+        mutating func setTraceContext(_ traceContext: String?) {
+            guard let traceContext else { return }
+            for index in outbox.indices[outboxMark...] { outbox[index].traceContext = traceContext }
         }
 
         /// Takes the current webhook's changes back out.
@@ -264,6 +307,7 @@ public final class AlertPublisher: AlertIngesting {
             batch.beginWebhook()
             do {
                 let unrouted = try decide(job, stored: stored, now: now, into: &batch)
+                batch.setTraceContext(job.traceContext)
                 let added = batch.addedByWebhook
                 let result = IngestResult(
                     alerts: job.message.alerts.count,

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PagerDutyEvents
 import ServiceLifecycle
+import Tracing
 
 /// How the dispatcher paces, orders and retries deliveries.
 public struct DispatcherConfiguration: Sendable, Hashable {
@@ -400,6 +401,7 @@ struct DispatchLane: Sendable {
             // request timeout), so PagerDuty's answer is recorded instead of sending the event twice.
             let client = self.client
             let report: DeliveryReport
+            let span = DeliverySpan.start(for: record.message, attempt: attempt + 1)
             switch StoredEvent.decode(record.message) {
             case .alert(var event):
                 event.routingKey = routingKey
@@ -408,9 +410,11 @@ struct DispatchLane: Sendable {
                 event.routingKey = routingKey
                 report = await Task { await client.send(event) }.value
             case .unreadable(let reason):
+                DeliverySpan.end(span, unreadable: true)
                 await deadLetter(record, reason: reason)
                 return .settled
             }
+            DeliverySpan.end(span, report: report)
             progress.limiter.recordRequest(finishedAt: clock.uptime)
             if report.wasSent {
                 statusBoard.recordRequest(
@@ -546,6 +550,59 @@ struct DispatchLane: Sendable {
         case .unexpectedStatus(let status, let reason): "unexpected status \(status): \(reason)"
         case .timeout(let reason): "timeout: \(reason)"
         case .network(let reason): "network error: \(reason)"
+        }
+    }
+}
+
+/// The span of one delivery attempt to PagerDuty: a trace of its own (attempts happen long after the webhook's
+/// request ended, possibly in another process), linked to the trace of the webhook that queued the event through
+/// the `traceparent` stored with it. Its attributes name the route (the routing key's label), the attempt, the
+/// event's kind and dedup_key, and the outcome: never the routing key, which only the request body carries.
+enum DeliverySpan {
+    static func start(for message: OutboxMessage, attempt: Int) -> any Span {
+        let span = startSpan("pagerduty.deliver", context: .topLevel, ofKind: .client)
+        guard span.isRecording else { return span }
+        if let traceparent = message.traceContext {
+            span.addLink(SpanLink(context: TraceContext.context(traceparent: traceparent), attributes: [:]))
+        }
+        span.attributes["publisher.route"] = message.route
+        span.attributes["publisher.attempt"] = attempt
+        span.attributes["publisher.event.kind"] = message.kind.rawValue
+        if let dedupKey = message.dedupKey { span.attributes["pagerduty.dedup_key"] = dedupKey }
+        return span
+    }
+
+    static func end(_ span: any Span, report: DeliveryReport) {
+        defer { span.end() }
+        guard span.isRecording else { return }
+        if let status = report.httpStatus { span.attributes["http.response.status_code"] = status }
+        span.attributes["publisher.delivery.outcome"] = outcomeName(report.outcome)
+        span.attributes["publisher.delivery.status"] = report.statusLabel
+        if case .accepted = report.outcome {
+            span.setStatus(SpanStatus(code: .ok))
+        } else {
+            span.setStatus(SpanStatus(code: .error))
+        }
+    }
+
+    static func end(_ span: any Span, unreadable: Bool) {
+        if span.isRecording {
+            span.attributes["publisher.delivery.outcome"] = "unreadable"
+            span.setStatus(SpanStatus(code: .error))
+        }
+        span.end()
+    }
+
+    /// The outcome's category, without PagerDuty's message.
+    static func outcomeName(_ outcome: DeliveryOutcome) -> String {
+        switch outcome {
+        case .accepted: "accepted"
+        case .rejected: "rejected"
+        case .rateLimited: "rate_limited"
+        case .serverError: "server_error"
+        case .unexpectedStatus: "unexpected_status"
+        case .timeout: "timeout"
+        case .network: "network"
         }
     }
 }

@@ -204,14 +204,21 @@ public struct OutboxMessage: Sendable, Hashable {
     public var body: Data
     /// When the event was accepted.
     public var createdAt: Date
+    /// The W3C `traceparent` of the webhook that queued the event, when tracing was on: each delivery attempt's
+    /// span links to it, also after a restart. Never holds a secret (a version, two ids and flags).
+    public var traceContext: String?
 
-    public init(route: String, kind: OutboxKind, dedupKey: String?, severity: Severity?, body: Data, createdAt: Date) {
+    public init(
+        route: String, kind: OutboxKind, dedupKey: String?, severity: Severity?, body: Data, createdAt: Date,
+        traceContext: String? = nil
+    ) {
         self.route = route
         self.kind = kind
         self.dedupKey = dedupKey
         self.severity = severity
         self.body = body
         self.createdAt = createdAt
+        self.traceContext = traceContext
     }
 }
 

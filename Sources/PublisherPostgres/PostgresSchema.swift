@@ -28,7 +28,7 @@ enum PostgresSchema {
         """
 
     /// Every migration, in order.
-    static let migrations: [Migration] = [version1, incidentState, ownSilence]
+    static let migrations: [Migration] = [version1, incidentState, ownSilence, traceContext]
 
     private static let action = "'trigger', 'acknowledge', 'resolve'"
     private static let severity = "'critical', 'error', 'warning', 'info'"
@@ -185,5 +185,15 @@ enum PostgresSchema {
             """,
             "DROP INDEX ledger_sync_candidates",
             "CREATE INDEX ledger_sync_candidates ON ledger (route, dedup_key) WHERE \(syncCandidatePredicate)",
+        ])
+
+    /// The W3C `traceparent` of the webhook that queued a message (``OutboxMessage/traceContext``), kept with the
+    /// message (and its dead letter) so a delivery span links to that webhook's trace, also after a restart.
+    /// `NULL` when tracing was off.
+    private static let traceContext = Migration(
+        name: "v4-trace-context",
+        statements: [
+            "ALTER TABLE outbox ADD COLUMN trace_context text",
+            "ALTER TABLE dead_letters ADD COLUMN trace_context text",
         ])
 }

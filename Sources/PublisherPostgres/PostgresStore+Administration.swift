@@ -45,8 +45,8 @@ extension PostgresStore: QueueAdministration {
                 PostgresQuery(
                     unsafeSQL: """
                         WITH moved AS (\(selection.sql))
-                        INSERT INTO outbox (route, kind, dedup_key, severity, body, created_at)
-                        SELECT route, kind, dedup_key, severity, body, created_at FROM moved ORDER BY id
+                        INSERT INTO outbox (route, kind, dedup_key, severity, body, created_at, trace_context)
+                        SELECT route, kind, dedup_key, severity, body, created_at, trace_context FROM moved ORDER BY id
                         RETURNING route
                         """,
                     binds: selection.binds),

@@ -300,7 +300,7 @@ enum WriteStatement {
 /// Reads and writes outbox and dead-letter rows.
 enum OutboxRows {
     /// The columns the outbox and dead-letter tables share, in this order.
-    static let columns = "id, route, kind, dedup_key, severity, body, created_at, attempts, last_error"
+    static let columns = "id, route, kind, dedup_key, severity, body, created_at, attempts, last_error, trace_context"
 
     /// The columns of a ``PendingMessageSummary``, all in the index `outbox_route_summary`.
     static let summaryColumns = "id, kind, dedup_key, severity"
@@ -315,8 +315,8 @@ enum OutboxRows {
             """
             )), numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM drawn),
             inserted AS (
-                INSERT INTO outbox (id, route, kind, dedup_key, severity, body, created_at)
-                SELECT numbered.id, m.route, m.kind, m.dedup_key, m.severity, m.body, m.created_at
+                INSERT INTO outbox (id, route, kind, dedup_key, severity, body, created_at, trace_context)
+                SELECT numbered.id, m.route, m.kind, m.dedup_key, m.severity, m.body, m.created_at, m.trace_context
                 FROM unnest(
             """)
         query.appendInterpolation(messages.map(\.route))
@@ -330,9 +330,11 @@ enum OutboxRows {
         query.appendInterpolation(messages.map { ByteBuffer(bytes: $0.body) })
         query.appendLiteral("::bytea[], ")
         query.appendInterpolation(messages.map { StoredTimestamp($0.createdAt) })
+        query.appendLiteral("::timestamptz[], ")
+        query.appendInterpolation(NullableArray(messages.map(\.traceContext)))
         query.appendLiteral(
             """
-            ::timestamptz[]) WITH ORDINALITY AS m(route, kind, dedup_key, severity, body, created_at, n)
+            ::text[]) WITH ORDINALITY AS m(route, kind, dedup_key, severity, body, created_at, trace_context, n)
                 JOIN numbered ON numbered.n = m.n
                 RETURNING id
             )
@@ -341,13 +343,13 @@ enum OutboxRows {
 
     /// The record a row of ``columns`` holds.
     static func record(from row: PostgresRow) throws -> OutboxRecord {
-        let (id, route, kind, dedupKey, severity, body, createdAt, attempts, lastError) = try row.decode(
-            (Int64, String, String, String?, String?, Data, Date, Int, String?).self)
+        let (id, route, kind, dedupKey, severity, body, createdAt, attempts, lastError, traceContext) = try row.decode(
+            (Int64, String, String, String?, String?, Data, Date, Int, String?, String?).self)
         return OutboxRecord(
             id: id,
             message: try message(
                 id: id, route: route, kind: kind, dedupKey: dedupKey, severity: severity, body: body,
-                createdAt: createdAt),
+                createdAt: createdAt, traceContext: traceContext),
             attempts: attempts,
             lastError: lastError)
     }
@@ -362,20 +364,21 @@ enum OutboxRows {
 
     /// The dead letter a row of ``columns``, `reason`, `failed_at` holds.
     static func deadLetter(from row: PostgresRow) throws -> DeadLetter {
-        let (id, route, kind, dedupKey, severity, body, createdAt, attempts, _, reason, failedAt) = try row.decode(
-            (Int64, String, String, String?, String?, Data, Date, Int, String?, String, Date).self)
+        let (id, route, kind, dedupKey, severity, body, createdAt, attempts, _, traceContext, reason, failedAt) =
+            try row.decode((Int64, String, String, String?, String?, Data, Date, Int, String?, String?, String, Date).self)
         return DeadLetter(
             id: id,
             message: try message(
                 id: id, route: route, kind: kind, dedupKey: dedupKey, severity: severity, body: body,
-                createdAt: createdAt),
+                createdAt: createdAt, traceContext: traceContext),
             attempts: attempts,
             reason: reason,
             failedAt: failedAt)
     }
 
     private static func message(
-        id: Int64, route: String, kind: String, dedupKey: String?, severity: String?, body: Data, createdAt: Date
+        id: Int64, route: String, kind: String, dedupKey: String?, severity: String?, body: Data, createdAt: Date,
+        traceContext: String?
     ) throws -> OutboxMessage {
         OutboxMessage(
             route: route,
@@ -383,7 +386,8 @@ enum OutboxRows {
             dedupKey: dedupKey,
             severity: try decodeSeverity(severity, id: id),
             body: body,
-            createdAt: createdAt)
+            createdAt: createdAt,
+            traceContext: traceContext)
     }
 
     private static func decodeKind(_ text: String, id: Int64) throws -> OutboxKind {

@@ -6,7 +6,7 @@ import PublisherCore
 /// Reads and writes outbox and dead-letter rows.
 enum OutboxRow {
     /// The columns the outbox and dead-letter tables share, in this order.
-    static let columns = "id, route, kind, dedup_key, severity, body, created_at, attempts, last_error"
+    static let columns = "id, route, kind, dedup_key, severity, body, created_at, attempts, last_error, trace_context"
 
     /// The columns of a ``PendingMessageSummary``, all in the index `outbox_route_summary`.
     static let summaryColumns = "id, kind, dedup_key, severity"
@@ -16,7 +16,7 @@ enum OutboxRow {
 
     /// Appends a message; SQLite gives the id.
     static let insertSQL = """
-        INSERT INTO outbox (route, kind, dedup_key, severity, body, created_at) VALUES (?, ?, ?, ?, ?, ?)
+        INSERT INTO outbox (route, kind, dedup_key, severity, body, created_at, trace_context) VALUES (?, ?, ?, ?, ?, ?, ?)
         """
 
     /// The arguments of ``insertSQL`` for `message`.
@@ -28,6 +28,7 @@ enum OutboxRow {
             message.severity?.rawValue,
             message.body,
             StoredTime.encode(message.createdAt),
+            message.traceContext,
         ]
     }
 
@@ -69,7 +70,8 @@ enum OutboxRow {
             dedupKey: row["dedup_key"],
             severity: try severity(from: row, id: id),
             body: body,
-            createdAt: StoredTime.decode(row["created_at"]))
+            createdAt: StoredTime.decode(row["created_at"]),
+            traceContext: row["trace_context"])
     }
 
     private static func kind(from row: Row, id: Int64) throws -> OutboxKind {

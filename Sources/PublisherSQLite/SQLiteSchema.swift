@@ -16,6 +16,7 @@ enum SQLiteSchema {
         migrator.registerMigration("v4-request-times", migrate: createRequestTimes)
         migrator.registerMigration("v5-incident-state", migrate: addIncidentState)
         migrator.registerMigration("v6-own-silence", migrate: addOwnSilence)
+        migrator.registerMigration("v7-trace-context", migrate: addTraceContext)
         return migrator
     }
 
@@ -213,5 +214,16 @@ enum SQLiteSchema {
             ALTER TABLE ledger ADD COLUMN own_silence_ends_at REAL;
             ALTER TABLE ledger ADD COLUMN own_silence_ids TEXT;
             """)
+    }
+
+    /// The W3C `traceparent` of the webhook that queued a message (``OutboxMessage/traceContext``), kept with the
+    /// message (and its dead letter) so a delivery span links to that webhook's trace, also after a restart.
+    /// `NULL` when tracing was off.
+    private static func addTraceContext(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                ALTER TABLE outbox ADD COLUMN trace_context TEXT;
+                ALTER TABLE dead_letters ADD COLUMN trace_context TEXT;
+                """)
     }
 }

@@ -45,8 +45,8 @@ extension SQLiteStore: QueueAdministration {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO outbox (route, kind, dedup_key, severity, body, created_at)
-                    SELECT route, kind, dedup_key, severity, body, created_at FROM dead_letters \(selection) ORDER BY id
+                    INSERT INTO outbox (route, kind, dedup_key, severity, body, created_at, trace_context)
+                    SELECT route, kind, dedup_key, severity, body, created_at, trace_context FROM dead_letters \(selection) ORDER BY id
                     """,
                 arguments: arguments)
             let moved = db.changesCount

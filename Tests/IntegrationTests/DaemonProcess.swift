@@ -99,7 +99,7 @@ final class DaemonProcess: Sendable {
 
     /// The environment without any of the daemon's own variables, so the developer's shell cannot leak in.
     static var cleanEnvironment: [String: String] {
-        ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PAGERDUTY_") }
+        ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PAGERDUTY_") && !$0.key.hasPrefix("OTEL_") }
     }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }

@@ -10,6 +10,8 @@ import Testing
        .enabled(if: PostgresAvailability.isConfigured, Comment(rawValue: PostgresAvailability.reason)))
 struct MigrateStoreTests {
     static let createdAt = Date(timeIntervalSince1970: 1_800_000_000)
+    /// The trace context one pending event carries (the webhook's receipt span, had tracing been on).
+    static let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
     /// An SQLite store with two ledger entries, three pending events on two routes and one dead letter.
     static func fill(_ path: String) async throws {
@@ -18,7 +20,7 @@ struct MigrateStoreTests {
         func message(_ route: String, _ kind: OutboxKind, _ dedupKey: String) -> OutboxMessage {
             OutboxMessage(
                 route: route, kind: kind, dedupKey: dedupKey, severity: .critical, body: Data("\(kind) \(dedupKey)".utf8),
-                createdAt: createdAt)
+                createdAt: createdAt, traceContext: dedupKey == "c" ? traceparent : nil)
         }
         let entry = LedgerEntry(
             route: "default", dedupKey: "a", lastAction: .trigger, lastActionAt: createdAt, startsAt: createdAt, lastSeen: createdAt)
@@ -50,6 +52,9 @@ struct MigrateStoreTests {
             try database.psql("SELECT kind || ' ' || dedup_key || ' ' || convert_from(body, 'UTF8') FROM outbox ORDER BY id")
                 == "trigger a trigger a\ntrigger c trigger c\nresolve a resolve a", "the order of the source")
         #expect(try database.psql("SELECT reason FROM dead_letters") == "PagerDuty refused the event: 400 bad")
+        #expect(
+            try database.psql("SELECT dedup_key || ' ' || coalesce(trace_context, '-') FROM outbox ORDER BY id")
+                == "a -\nc \(Self.traceparent)\na -", "the trace context comes along")
 
         let status = try DaemonProcess.runToExit(["queue", "status", "--database", database.url])
         #expect(status.status == 0, "\(status.errorOutput)")

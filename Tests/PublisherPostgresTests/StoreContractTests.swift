@@ -39,6 +39,28 @@ struct StoreContractTests {
         }
     }
 
+    @Test("a message's trace context is kept with it, into the dead letters and back, and may be absent",
+        arguments: StoreKind.runnable)
+    func traceContextRoundTrip(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            var traced = outboxMessage(dedupKey: "traced", createdAt: Times.at(1))
+            traced.traceContext = traceparent
+            let untraced = outboxMessage(dedupKey: "untraced", createdAt: Times.at(2))
+            let ids = try await store.commit(ledger: [], outbox: [traced, untraced])
+            let pending = try await store.pendingMessages(route: "default", limit: 10)
+            #expect(pending.map(\.message.traceContext) == [traceparent, nil])
+
+            try await store.moveToDeadLetters(id: ids[0], reason: "refused", at: Times.at(3))
+            let letters = try await store.deadLetters(limit: 10)
+            #expect(letters.map(\.message.traceContext) == [traceparent])
+            #expect(try await store.requeueDeadLetters(ids: nil) == 1)
+            let requeued = try await store.pendingMessages(route: "default", limit: 10)
+            #expect(requeued.map(\.message.dedupKey) == ["untraced", "traced"])
+            #expect(requeued.map(\.message.traceContext) == [nil, traceparent])
+        }
+    }
+
     @Test("one commit of 1,000 messages keeps their order, and the same key twice keeps the last entry",
         arguments: StoreKind.runnable)
     func largeCommitKeepsOrder(kind: StoreKind) async throws {

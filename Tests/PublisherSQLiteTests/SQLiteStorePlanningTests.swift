@@ -93,7 +93,14 @@ struct SQLiteStorePlanningTests {
         let old = try DatabaseQueue(path: path)
         try SQLiteSchema.migrator.migrate(old, upTo: "v1")
         try await old.write { db in
-            try db.execute(sql: OutboxRow.insertSQL, arguments: OutboxRow.insertArguments(outboxMessage(dedupKey: "kept")))
+            // The first schema's columns (today's insert also writes trace_context, added later).
+            let message = outboxMessage(dedupKey: "kept")
+            try db.execute(
+                sql: "INSERT INTO outbox (route, kind, dedup_key, severity, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    message.route, message.kind.rawValue, message.dedupKey, message.severity?.rawValue, message.body,
+                    StoredTime.encode(message.createdAt),
+                ])
         }
         try old.close()
 
