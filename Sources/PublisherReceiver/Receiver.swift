@@ -59,7 +59,6 @@ public enum Receiver {
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger))
-        if let web = configuration.webConfig { router.add(middleware: WebConfigHeadersMiddleware(web: web)) }
         let authorization = ReceiverAuthorization(
             flags: RequestAuthenticator(configuration: configuration), web: configuration.webConfig)
 
@@ -162,7 +161,8 @@ public enum Receiver {
             router: router,
             server: HTTPServerBuilder { responder -> any ServerChildChannel in
                 let http1 = ReceiverHTTP1Channel(
-                    responder: responder, idleTimeout: idleTimeout, readTimeout: readTimeout, logger: logger)
+                    responder: responder, idleTimeout: idleTimeout, readTimeout: readTimeout, webConfig: web,
+                    logger: logger)
                 // TLS is on or off for the process's life (see LiveWebConfig); its settings follow reloads.
                 if let web, web.servesTLS { return ReloadingTLSChannel(base: http1, web: web) }
                 return http1

@@ -1,7 +1,9 @@
+import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTPTypes
+import PublisherWebConfig
 
 /// The receiver's HTTP/1.1 connections: Hummingbird's `HTTP1Channel` with its idle timeout, plus a read deadline
 /// in front of the HTTP decoder and ``CloseAfterRefusal`` behind it.
@@ -12,6 +14,8 @@ import NIOHTTPTypes
 ///   headers or half a body are all dropped when it runs out.
 /// - ``CloseAfterRefusal`` closes the connection after an answer that carries `Connection: close`, without reading
 ///   the rest of the body.
+/// - ``ConfiguredResponseHeaders``, with a web configuration, adds its `http_server_config.headers` to every answer
+///   the connection writes: the router's, and the 400 the HTTP layer gives a request it cannot parse.
 struct ReceiverHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
@@ -23,13 +27,14 @@ struct ReceiverHTTP1Channel: ServerChildChannel {
         responder: @escaping HTTPChannelHandler.Responder,
         idleTimeout: Duration?,
         readTimeout: Duration?,
+        webConfig: LiveWebConfig? = nil,
         logger: Logger
     ) {
         let signalsRequestEnd = readTimeout != nil
         http1 = HTTP1Channel(
             responder: responder,
             configuration: .init(
-                additionalChannelHandlers: Self.handlers(signalsRequestEnd: signalsRequestEnd),
+                additionalChannelHandlers: Self.handlers(signalsRequestEnd: signalsRequestEnd, webConfig: webConfig),
                 idleTimeout: idleTimeout.map { TimeAmount($0) }
             )
         )
@@ -38,11 +43,12 @@ struct ReceiverHTTP1Channel: ServerChildChannel {
     }
 
     /// The handlers after the HTTP codec, new for each connection.
-    private static func handlers(signalsRequestEnd: Bool) -> [any RemovableChannelHandler] {
-        let close: any RemovableChannelHandler = CloseAfterRefusal()
-        guard signalsRequestEnd else { return [close] }
-        let signal: any RemovableChannelHandler = RequestEndSignal()
-        return [signal, close]
+    private static func handlers(signalsRequestEnd: Bool, webConfig: LiveWebConfig?) -> [any RemovableChannelHandler] {
+        var handlers: [any RemovableChannelHandler] = []
+        if signalsRequestEnd { handlers.append(RequestEndSignal()) }
+        handlers.append(CloseAfterRefusal())
+        if let webConfig { handlers.append(ConfiguredResponseHeaders(webConfig: webConfig)) }
+        return handlers
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
@@ -197,5 +203,32 @@ final class CloseAfterRefusal: ChannelDuplexHandler, RemovableChannelHandler {
                 }
             }
         }
+    }
+}
+
+/// Adds the web configuration's `http_server_config.headers` to every response head, as it is in force when the
+/// head is written (a reload applies to the next answer).
+///
+/// Sits behind the HTTP codec, so it sees each answer the connection gives: the router's (errors and 404s
+/// included) and the 400 that Hummingbird writes for a request it cannot parse, before any route is reached.
+final class ConfiguredResponseHeaders: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let webConfig: LiveWebConfig
+
+    init(webConfig: LiveWebConfig) {
+        self.webConfig = webConfig
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .head(var head) = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
+        }
+        for header in webConfig.current.headers {
+            if let name = HTTPFields.Element.Name(header.name) { head.headerFields[name] = header.value }
+        }
+        context.write(wrapOutboundOut(.head(head)), promise: promise)
     }
 }

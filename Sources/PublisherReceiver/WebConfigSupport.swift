@@ -41,24 +41,6 @@ struct ReceiverAuthorization: Sendable {
     }
 }
 
-/// Adds the web configuration's `http_server_config.headers` to every answer, errors included.
-struct WebConfigHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
-    let web: LiveWebConfig
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response: Response
-        do {
-            response = try await next(request, context)
-        } catch let error as any HTTPResponseError {
-            response = try error.response(from: request, context: context)
-        }
-        for header in web.current.headers {
-            if let name = HTTPFields.Element.Name(header.name) { response.headers[name] = header.value }
-        }
-        return response
-    }
-}
-
 /// TLS in front of the receiver's HTTP/1.1 channel, with hummingbird's `TLSChannel`, re-made when the web
 /// configuration in force changes: each new connection gets the certificate, key and settings in force when it
 /// opened; connections already open keep theirs.

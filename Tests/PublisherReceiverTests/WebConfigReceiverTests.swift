@@ -3,6 +3,7 @@ import HummingbirdBcrypt
 import HummingbirdTesting
 import PublisherCore
 import PublisherReceiver
+import PublisherTestSupport
 import PublisherWebConfig
 import Testing
 
@@ -88,18 +89,30 @@ struct WebConfigReceiverTests {
         }
     }
 
-    @Test func theHeadersAreOnEveryAnswerErrorsIncluded() async throws {
-        let harness = try harness()
-        try await harness.run { client in
-            var answers: [TestResponse] = []
-            answers.append(try await client.execute(uri: "/healthz", method: .get))
-            answers.append(try await client.execute(uri: "/metrics", method: .get))
-            answers.append(try await client.postWebhook(realisticWebhook))
-            answers.append(try await client.execute(uri: "/no-such-page", method: .get))
-            for answer in answers {
-                #expect(answer.headers[.init("X-Frame-Options")!] == "deny")
-                #expect(answer.headers[.init("Content-Security-Policy")!] == "default-src 'none'")
-            }
+    @Test("the headers are on every answer on the socket: routed, refused, unknown, and a request that cannot be parsed")
+    func theHeadersAreOnEveryAnswerErrorsIncluded() async throws {
+        var configuration = ReceiverConfiguration(host: "127.0.0.1", port: 0)
+        configuration.webConfig = try Self.webConfig()
+        let receiver = try await RunningReceiver(configuration: configuration)
+        defer { receiver.stop() }
+        let webhook = ConnectionLimitTests.smallWebhook
+        let authorization = "Authorization: \(Self.basic("alertmanager", Self.password))\r\n"
+        let requests = [
+            ("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 200),
+            ("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 401),
+            (ConnectionLimitTests.head(contentLength: webhook.utf8.count, extra: authorization) + webhook, 202),
+            ("GET /no-such-page HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 404),
+            ("NOT AN HTTP REQUEST\r\n\r\n", 400),
+        ]
+        for (request, status) in requests {
+            let connection = try RawHTTPConnection(port: receiver.port)
+            defer { connection.close() }
+            try connection.send(request)
+            let answer = try #require(try await RawHTTPConnection.inThread { connection.readResponse() })
+            #expect(answer.status == status, "\(request)")
+            #expect(answer.headers["x-frame-options"] == "deny", "\(request)")
+            #expect(answer.headers["content-security-policy"] == "default-src 'none'", "\(request)")
         }
+        #expect(receiver.ingestor.calls.count == 1)
     }
 }
