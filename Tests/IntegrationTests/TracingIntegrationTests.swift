@@ -28,13 +28,14 @@ struct TracingIntegrationTests {
     static let collectorKey = "c0llect0r-k3y-s3cret"
 
     func startDaemon(
-        _ fake: FakePagerDuty, _ scratch: borrowing ScratchDirectory, environment: [String: String]
+        _ fake: FakePagerDuty, _ scratch: borrowing ScratchDirectory, environment: [String: String],
+        extraArguments: [String] = []
     ) async throws -> DaemonProcess {
         try await DaemonProcess(
             arguments: [
                 "--routing-key", DaemonProcess.routingKey, "--events-url", fake.baseURL, "--database", scratch.database,
                 "--auth-token", DaemonProcess.authToken, "--retry-initial-delay", "50ms", "--retry-max-delay", "200ms",
-            ],
+            ] + extraArguments,
             environment: environment)
     }
 
@@ -70,7 +71,7 @@ struct TracingIntegrationTests {
         spans.filter { $0.name == "pagerduty.deliver" }
     }
 
-    func expectNoSecret(in receiver: OTLPReceiver) {
+    func expectNoSecret(in receiver: some OTLPTestReceiver) {
         #expect(!receiver.rawBodies.isEmpty)
         #expect(!receiver.receivedBytesContain(DaemonProcess.routingKey), "the routing key was exported")
         #expect(!receiver.receivedBytesContain(DaemonProcess.authToken), "the receiver's token was exported")
@@ -167,10 +168,9 @@ struct TracingIntegrationTests {
         let delivery = try #require(deliveries(spans).first)
         #expect(delivery.links.contains(ReceivedSpan.Link(traceID: receipt.traceID, spanID: receipt.spanID)))
         #expect(receiver.paths.allSatisfy { $0 == "/opentelemetry.proto.collector.trace.v1.TraceService/Export" })
+        #expect(receiver.contentTypes.allSatisfy { $0.hasPrefix("application/grpc") }, "\(receiver.contentTypes)")
         #expect(try await daemon.terminate() == 0)
-        #expect(!receiver.receivedBytesContain(DaemonProcess.routingKey))
-        #expect(!receiver.receivedBytesContain(DaemonProcess.authToken))
-        #expect(receiver.errors.isEmpty, "undecodable calls: \(receiver.errors)")
+        expectNoSecret(in: receiver)
         await fake.stop()
         await receiver.stop()
     }
@@ -185,5 +185,39 @@ struct TracingIntegrationTests {
         #expect(starting?["tracing"] as? String == "false")
         #expect(try await daemon.terminate() == 0)
         await fake.stop()
+    }
+
+    /// `--otel` with no `OTEL_*` variable at all exports to OTLP's default collector: `http/protobuf` to
+    /// `http://localhost:4318/v1/traces`. A receiver on 127.0.0.1:4318 stands in for it (the test fails, naming
+    /// the port, if something else holds it).
+    @Test func theFlagAloneExportsToTheDefaultEndpoint() async throws {
+        let receiver: OTLPReceiver
+        do {
+            receiver = try await OTLPReceiver.start(port: 4318)
+        } catch {
+            Issue.record("127.0.0.1:4318, OTLP/HTTP's default port, is not free for the stand-in collector: \(error)")
+            return
+        }
+        let fake = try await FakePagerDuty.start()
+        let scratch = try ScratchDirectory()
+        let daemon = try await startDaemon(fake, scratch, environment: [:], extraArguments: ["--otel"])
+        try await daemon.waitForLog("pagerduty-publisher starting")
+        let starting = daemon.records.first { $0["msg"] as? String == "pagerduty-publisher starting" }
+        #expect(starting?["tracing"] as? String == "true")
+        try await postWebhook(to: daemon, instance: "default-endpoint-1")
+        // The batch span processor's default delay is 5 s.
+        let spans = try await receiver.waitForSpans(timeout: .seconds(30)) { spans in
+            spans.contains { $0.name == "POST /v1/alertmanager" } && spans.contains { $0.name == "pagerduty.deliver" }
+        }
+        let receipt = try #require(spans.first { $0.name == "POST /v1/alertmanager" }, "spans: \(spans.map(\.name))")
+        #expect(receipt.traceID == Self.incomingTraceID)
+        #expect(receipt.resource["service.name"] == "pagerduty-publisher")
+        #expect(!deliveries(spans).isEmpty)
+        #expect(Set(receiver.paths) == ["/v1/traces"])
+        #expect(receiver.contentTypes.allSatisfy { $0.hasPrefix("application/x-protobuf") }, "\(receiver.contentTypes)")
+        expectNoSecret(in: receiver)
+        #expect(try await daemon.terminate() == 0)
+        await fake.stop()
+        await receiver.stop()
     }
 }

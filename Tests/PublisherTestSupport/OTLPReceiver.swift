@@ -1,30 +1,26 @@
 import Foundation
 import Hummingbird
-import Synchronization
 
 /// A loopback OTLP/HTTP traces receiver (`POST /v1/traces`): decodes each export (`application/x-protobuf` with
 /// ``OTLPProtobufReader``, `application/json` with ``OTLPJSONReader``), keeps the spans and the raw bytes (so a
 /// test can look for a secret in everything that was sent), and answers 200.
-public final class OTLPReceiver: Sendable {
+public final class OTLPReceiver: OTLPTestReceiver {
     /// `http://127.0.0.1:<port>`: the value for `OTEL_EXPORTER_OTLP_ENDPOINT`.
-    public let endpoint: String
-    private let store: Store
-    private let serverTask: Mutex<Task<Void, Never>?>
+    public var endpoint: String { server.baseURL }
+    public let exports: ReceivedExports
+    private let server: RunningLoopbackServer
 
-    private init(port: Int, store: Store, serverTask: Task<Void, Never>) {
-        self.endpoint = "http://127.0.0.1:\(port)"
-        self.store = store
-        self.serverTask = Mutex(serverTask)
+    private init(server: RunningLoopbackServer, exports: ReceivedExports) {
+        self.server = server
+        self.exports = exports
     }
 
-    deinit {
-        serverTask.withLock { $0?.cancel() }
-    }
-
-    /// Starts a receiver on an ephemeral loopback port and returns once it accepts connections.
-    public static func start() async throws -> OTLPReceiver {
-        let store = Store()
-        let (port, task) = try await LoopbackServer.start(name: "OTLPReceiver") {
+    /// Starts a receiver on 127.0.0.1 and returns once it accepts connections.
+    /// - Parameter port: 0 (the default) for an ephemeral port; OTLP/HTTP's default port 4318 to stand in for a
+    ///   collector at the default endpoint (throws when that port is taken).
+    public static func start(port: Int = 0) async throws -> OTLPReceiver {
+        let exports = ReceivedExports()
+        let server = try await LoopbackServer.run(name: "OTLPReceiver", port: port) {
             (request: Request, _: BasicRequestContext) in
             let body = Array(buffer: try await request.body.collect(upTo: 16 << 20))
             let contentType = request.headers[.contentType] ?? ""
@@ -32,14 +28,9 @@ public final class OTLPReceiver: Sendable {
             do {
                 let spans =
                     isJSON ? try OTLPJSONReader.spans(fromRequest: body) : try OTLPProtobufReader.spans(fromRequest: body)
-                store.state.withLock { state in
-                    state.raw.append(body)
-                    state.spans += spans
-                    state.contentTypes.append(contentType)
-                    state.paths.append(request.uri.path)
-                }
+                exports.record(messages: [body], spans: spans, path: request.uri.path, contentType: contentType)
             } catch {
-                store.state.withLock { $0.errors.append("\(error)") }
+                exports.recordUndecodable(error)
                 return Response(status: .badRequest)
             }
             var headers = HTTPFields()
@@ -48,62 +39,11 @@ public final class OTLPReceiver: Sendable {
             return Response(
                 status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: isJSON ? "{}" : "")))
         }
-        return OTLPReceiver(port: port, store: store, serverTask: task)
-    }
-
-    final class Store: Sendable {
-        struct State {
-            var raw: [[UInt8]] = []
-            var spans: [ReceivedSpan] = []
-            var contentTypes: [String] = []
-            var paths: [String] = []
-            var errors: [String] = []
-        }
-
-        let state = Mutex(State())
-    }
-
-    /// Every span received so far.
-    public var spans: [ReceivedSpan] { store.state.withLock { $0.spans } }
-    /// The bodies of the exports, as received.
-    public var rawBodies: [[UInt8]] { store.state.withLock { $0.raw } }
-    /// The `Content-Type` of each export.
-    public var contentTypes: [String] { store.state.withLock { $0.contentTypes } }
-    /// The path of each export.
-    public var paths: [String] { store.state.withLock { $0.paths } }
-    /// Exports that could not be decoded.
-    public var errors: [String] { store.state.withLock { $0.errors } }
-
-    /// Whether `text` occurs anywhere in what was received.
-    public func receivedBytesContain(_ text: String) -> Bool {
-        let needle = Array(text.utf8)
-        return rawBodies.contains { body in
-            guard body.count >= needle.count, !needle.isEmpty else { return false }
-            return (0...(body.count - needle.count)).contains { start in body[start..<start + needle.count].elementsEqual(needle) }
-        }
-    }
-
-    /// Polls until `condition` holds on the spans received, for at most `timeout`; returns the spans then.
-    public func waitForSpans(
-        timeout: Duration = .seconds(20), until condition: ([ReceivedSpan]) -> Bool
-    ) async throws -> [ReceivedSpan] {
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: timeout)
-        while true {
-            let spans = self.spans
-            if condition(spans) { return spans }
-            if clock.now >= deadline { return spans }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        return OTLPReceiver(server: server, exports: exports)
     }
 
     /// Stops the server and waits until it has closed its port.
     public func stop() async {
-        let task = serverTask.withLock { task -> Task<Void, Never>? in
-            defer { task = nil }
-            return task
-        }
-        task?.cancel()
-        await task?.value
+        await server.stop()
     }
 }
