@@ -10,7 +10,8 @@ import UnixSignals
 
 /// Reloads the routes on SIGHUP and when the configuration file or a key file changes. A configuration that
 /// fails validation is refused whole: the routes in force stay, and the log says why. The receiver's token and
-/// password files (``credentialFiles``) are reloaded at the same moments, independently of the routes.
+/// password files (``credentialFiles``), the web configuration and the PagerDuty webhook signing secrets
+/// (``webhookSecretFiles``) are reloaded at the same moments, independently of the routes.
 final class ConfigReloader: Service {
     let configPath: String?
     /// The default route as it started; its key is re-read from ``defaultKeyFile`` on every reload.
@@ -27,13 +28,16 @@ final class ConfigReloader: Service {
     let credentialFiles: ReceiverCredentialFiles?
     /// The web configuration file's reloads (``WebConfigReloads``), independent of the routes.
     let webConfig: WebConfigReloads?
+    /// The files of `--pagerduty-webhook-secret-file`, independent of the routes.
+    let webhookSecretFiles: WebhookSecretFiles?
 
     init(
         configPath: String?, defaultRoute: Route?, defaultKeyFile: String?, defaults: RouteDefaults, routes: RouteTable, redactor: SecretRedactor,
         signal: WorkSignal, checkInterval: Duration, logger: Logger, watchedFiles: [String], credentialFiles: ReceiverCredentialFiles? = nil,
-        webConfig: WebConfigReloads? = nil
+        webConfig: WebConfigReloads? = nil, webhookSecretFiles: WebhookSecretFiles? = nil
     ) {
         self.webConfig = webConfig
+        self.webhookSecretFiles = webhookSecretFiles
         self.credentialFiles = credentialFiles
         self.configPath = configPath
         self.defaultRoute = defaultRoute
@@ -56,12 +60,15 @@ final class ConfigReloader: Service {
                         _ = self.reload(reason: "SIGHUP")
                         self.credentialFiles?.reload(reason: "SIGHUP", logger: self.logger)
                         self.webConfig?.reload(reason: "SIGHUP", logger: self.logger)
+                        self.webhookSecretFiles?.reload(reason: "SIGHUP", logger: self.logger)
                     }
                 }
                 group.addTask {
                     var fingerprint = Self.fingerprint(of: self.watchedFiles.withLock { $0 })
                     let secretFiles = self.credentialFiles?.files ?? []
                     var secretsFingerprint = Self.fingerprint(of: secretFiles)
+                    let signingFiles = self.webhookSecretFiles?.files ?? []
+                    var signingFingerprint = Self.fingerprint(of: signingFiles)
                     var webFiles = self.webConfig?.files ?? []
                     var webFingerprint = Self.fingerprint(of: webFiles)
                     while (try? await Task.sleep(for: self.checkInterval)) != nil {
@@ -82,6 +89,12 @@ final class ConfigReloader: Service {
                         if secrets != secretsFingerprint {
                             self.credentialFiles?.reload(reason: "a receiver credential file changed", logger: self.logger)
                             secretsFingerprint = secrets
+                        }
+                        let signing = Self.fingerprint(of: signingFiles)
+                        if signing != signingFingerprint {
+                            self.webhookSecretFiles?.reload(
+                                reason: "a PagerDuty webhook secret file changed", logger: self.logger)
+                            signingFingerprint = signing
                         }
                         let current = Self.fingerprint(of: self.watchedFiles.withLock { $0 })
                         if current != fingerprint {

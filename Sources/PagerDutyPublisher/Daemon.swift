@@ -177,12 +177,15 @@ struct Daemon {
             token: settings.authToken,
             basic: settings.basicAuth.map { BasicAuthCredentials(username: $0.username, password: $0.password) })
         let credentialFiles = ReceiverCredentialFiles(settings: settings, credentials: credentials, redactor: redactor)
+        let webhookSecretFiles = settings.pagerDutyWebhookSecrets.map {
+            WebhookSecretFiles(files: settings.pagerDutyWebhookSecretFiles, initial: $0)
+        }
         let reloader = ConfigReloader(
             configPath: settings.configPath, defaultRoute: defaultRoute, defaultKeyFile: settings.routingKeyFile,
             defaults: settings.routeDefaults,
             routes: routes, redactor: redactor, signal: signal, checkInterval: settings.configCheckInterval,
             logger: logger, watchedFiles: routeConfiguration.watchedFiles, credentialFiles: credentialFiles,
-            webConfig: webConfig.map(WebConfigReloads.init(live:))
+            webConfig: webConfig.map(WebConfigReloads.init(live:)), webhookSecretFiles: webhookSecretFiles
         )
         let gauges = QueueGauges(store: store, ledger: ledger, metrics: metrics, clock: clock)
         let receiverLogger = logger
@@ -206,9 +209,9 @@ struct Daemon {
                 await gauges.refresh()
                 return registry.emitToString()
             },
-            pagerDutyWebhooks: settings.pagerDutyWebhookSecrets.map { secrets in
+            pagerDutyWebhooks: webhookSecretFiles.map { files in
                 PagerDutyWebhookSettings(
-                    secrets: secrets,
+                    secrets: files.inForce,
                     receiver: IncidentFeedback(store: store, ledger: ledger, gate: ledgerGate, clock: clock, logger: logger),
                     recordOutcome: { eventType, result in metrics.recordInboundWebhook(eventType: eventType, result: result) },
                     now: { clock.now })

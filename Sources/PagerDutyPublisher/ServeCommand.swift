@@ -140,7 +140,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("flap-window"), help: "The look-back window of flap detection. [env: PAGERDUTY_PUBLISHER_FLAP_WINDOW] (default: 1h)")
     var flapWindow: String?
 
-    @Option(name: .customLong("pagerduty-webhook-secret-file"), parsing: .singleValue, help: "File holding the signing secret of a PagerDuty v3 webhook subscription (POST /v1/pagerduty); repeat during a rotation. Without it, /v1/pagerduty answers 404. [env: PAGERDUTY_PUBLISHER_PAGERDUTY_WEBHOOK_SECRET_FILES, comma-separated]")
+    @Option(name: .customLong("pagerduty-webhook-secret-file"), parsing: .singleValue, help: "File holding the signing secret of a PagerDuty v3 webhook subscription (POST /v1/pagerduty), re-read on SIGHUP and when it changes; repeat for several subscriptions or during a rotation. Without it, /v1/pagerduty answers 404. [env: PAGERDUTY_PUBLISHER_PAGERDUTY_WEBHOOK_SECRET_FILES, comma-separated]")
     var pagerDutyWebhookSecretFiles: [String] = []
 
     @Option(name: .customLong("acknowledged-action"), help: "When a responder acknowledges an incident in PagerDuty, for routes that do not say: silence (the alert, in every --alertmanager-url, while it stays acknowledged) or nothing. Needs --pagerduty-webhook-secret-file. [env: PAGERDUTY_PUBLISHER_ACKNOWLEDGED_ACTION] (default: nothing)")

@@ -76,6 +76,8 @@ struct ServeSettings: Sendable {
     var flapPolicy: FlapPolicy
     /// The signing secrets of PagerDuty's v3 webhook subscriptions; `nil` leaves `/v1/pagerduty` off.
     var pagerDutyWebhookSecrets: WebhookSigningSecrets?
+    /// The files ``pagerDutyWebhookSecrets`` were read from (re-read on reload).
+    var pagerDutyWebhookSecretFiles: [String] = []
 
     /// The credentials for the Alertmanager API.
     var alertmanagerCredentials: AlertmanagerCredentials {
@@ -257,6 +259,7 @@ struct ServeSettings: Sendable {
         } else {
             do throws(WebhookSecretError) {
                 pagerDutyWebhookSecrets = try WebhookSigningSecrets.load(files: secretFiles)
+                pagerDutyWebhookSecretFiles = secretFiles
             } catch {
                 throw SettingsError(description: "--pagerduty-webhook-secret-file: \(error.reason)")
             }

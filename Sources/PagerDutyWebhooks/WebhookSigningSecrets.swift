@@ -63,6 +63,12 @@ public struct WebhookSigningSecrets: Sendable, CustomStringConvertible, CustomRe
     /// How many secrets there are.
     public var count: Int { keys.count }
 
+    /// Whether `other` holds the same secrets in the same order (compared as keys, in constant time per key).
+    public func isSame(as other: WebhookSigningSecrets) -> Bool {
+        guard keys.count == other.keys.count else { return false }
+        return zip(keys, other.keys).allSatisfy { $0 == $1 }
+    }
+
     /// Says how many secrets there are, never what they are.
     public var description: String { "\(count) PagerDuty webhook signing secret(s)" }
 

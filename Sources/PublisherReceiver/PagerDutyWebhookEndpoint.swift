@@ -6,8 +6,9 @@ import PublisherCore
 
 /// What `POST /v1/pagerduty` needs: the subscriptions' signing secrets and where incident updates go.
 public struct PagerDutyWebhookSettings: Sendable {
-    /// The signing secrets of the webhook subscriptions (several during a rotation).
-    public var secrets: WebhookSigningSecrets
+    /// The signing secrets of the webhook subscriptions (several during a rotation), as in force when each
+    /// request arrives: a reload of their files replaces them.
+    public var secrets: SigningSecretsInForce
     /// Applies the incident updates the webhooks carry.
     public var receiver: any IncidentUpdateReceiving
     /// Counts each request by event type and result (``PublisherMetrics/recordInboundWebhook(eventType:result:)``).
@@ -16,7 +17,7 @@ public struct PagerDutyWebhookSettings: Sendable {
     public var now: @Sendable () -> Date
 
     public init(
-        secrets: WebhookSigningSecrets,
+        secrets: SigningSecretsInForce,
         receiver: any IncidentUpdateReceiving,
         recordOutcome: @escaping @Sendable (_ eventType: String, _ result: String) -> Void = { _, _ in },
         now: @escaping @Sendable () -> Date = { Date() }
@@ -25,6 +26,16 @@ public struct PagerDutyWebhookSettings: Sendable {
         self.receiver = receiver
         self.recordOutcome = recordOutcome
         self.now = now
+    }
+
+    /// Settings whose secrets stay `secrets` for the process's life.
+    public init(
+        secrets: WebhookSigningSecrets,
+        receiver: any IncidentUpdateReceiving,
+        recordOutcome: @escaping @Sendable (_ eventType: String, _ result: String) -> Void = { _, _ in },
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.init(secrets: SigningSecretsInForce(secrets), receiver: receiver, recordOutcome: recordOutcome, now: now)
     }
 }
 
@@ -45,14 +56,12 @@ public struct PagerDutyWebhookSettings: Sendable {
 /// authentication.
 struct PagerDutyWebhookEndpoint: Sendable {
     let settings: PagerDutyWebhookSettings
-    let verifier: WebhookSignatureVerifier
     let maxBodyBytes: Int
     let inFlight: InFlightLimit
     let logger: Logger
 
     init(settings: PagerDutyWebhookSettings, maxBodyBytes: Int, inFlight: InFlightLimit, logger: Logger) {
         self.settings = settings
-        self.verifier = WebhookSignatureVerifier(secrets: settings.secrets)
         self.maxBodyBytes = maxBodyBytes
         self.inFlight = inFlight
         self.logger = logger
@@ -92,6 +101,7 @@ struct PagerDutyWebhookEndpoint: Sendable {
                 throw .badRequest("the body could not be read", field: JSONFieldPath.root)
             }
             let bytes = body.readableBytesView
+            let verifier = WebhookSignatureVerifier(secrets: settings.secrets.current)
             switch verifier.check(body: bytes, headerValues: Self.signatures(in: request.headers)) {
             case .valid:
                 break

@@ -80,4 +80,44 @@ struct PagerDutyWebhookIntegrationTests {
         #expect(exit.status != 0)
         #expect(exit.errorOutput.contains("--pagerduty-webhook-secret-file") && exit.errorOutput.contains(empty), "\(exit.errorOutput)")
     }
+
+    /// A secret rotated in place: a rewritten file is in force at the next check (no SIGHUP, no restart), the old
+    /// secret is then refused; a file that turns blank on SIGHUP keeps the secret in force, and neither secret is
+    /// ever logged.
+    @Test func aSecretFileRewrittenInPlaceIsInForceWithoutARestart() async throws {
+        let scratch = try ScratchDirectory()
+        let secretFile = scratch.url.appendingPathComponent("pagerduty-webhook-secret").path
+        let rotated = "whsec-rotated-0b6e2d94c1a7f358"
+        try "\(Self.secret)\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
+        let daemon = try await DaemonProcess(arguments: [
+            "--dry-run", "--database", scratch.database, "--pagerduty-webhook-secret-file", secretFile,
+            "--config-check-interval", "100ms",
+        ])
+        func pingStatus(signedWith secret: String) async throws -> Int {
+            let ping = SignedPagerDutyWebhook.ping(secrets: [secret])
+            return try await HTTP.post(
+                "\(daemon.baseURL)/v1/pagerduty", body: ping.bodyText,
+                headers: [SignedPagerDutyWebhook.signatureHeaderName: ping.signature]
+            ).status
+        }
+        #expect(try await pingStatus(signedWith: Self.secret) == 200)
+        #expect(try await pingStatus(signedWith: rotated) == 401)
+
+        try "\(rotated)\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
+        try await daemon.waitForLog("PagerDuty webhook signing secrets reloaded")
+        #expect(try await pingStatus(signedWith: rotated) == 200)
+        #expect(try await pingStatus(signedWith: Self.secret) == 401)
+
+        // Blank on SIGHUP: refused, the rotated secret stays in force.
+        try "\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
+        daemon.hangUp()
+        try await daemon.waitForLog("PagerDuty webhook signing secrets not reloaded; keeping those in force")
+        #expect(try await pingStatus(signedWith: rotated) == 200)
+        let refusal = try #require(daemon.lines.first { $0.contains("signing secrets not reloaded") })
+        #expect(refusal.contains(secretFile), "the log names the file: \(refusal)")
+
+        #expect(try await daemon.terminate() == 0)
+        let log = daemon.lines.joined(separator: "\n")
+        #expect(!log.contains(Self.secret) && !log.contains(rotated), "a signing secret was logged")
+    }
 }

@@ -125,4 +125,24 @@ struct SigningSecretsTests {
         #expect(!dumped.contains("hunter2"))
         #expect(!dumped.contains("SymmetricKey"), "the keys are not reached")
     }
+
+    @Test func theSameSecretsInTheSameOrderAreTheSameSetAndNothingElseIs() throws {
+        let secrets = try WebhookSigningSecrets(["first-secret", "second-secret"])
+        #expect(secrets.isSame(as: try WebhookSigningSecrets([" first-secret\n", "second-secret"])), "compared as keys, trimmed")
+        #expect(!secrets.isSame(as: try WebhookSigningSecrets(["second-secret", "first-secret"])))
+        #expect(!secrets.isSame(as: try WebhookSigningSecrets(["first-secret"])))
+        #expect(!secrets.isSame(as: try WebhookSigningSecrets(["first-secret", "third-secret"])))
+    }
+
+    @Test func secretsInForceAreReplacedWholeForTheNextCheck() throws {
+        let inForce = SigningSecretsInForce(try WebhookSigningSecrets(["old-secret"]))
+        let body = SignedPagerDutyWebhook.pingBody()
+        let signedWithOld = SignedPagerDutyWebhook.signatureHeader(for: body, secrets: ["old-secret"])
+        let signedWithNew = SignedPagerDutyWebhook.signatureHeader(for: body, secrets: ["new-secret"])
+        #expect(WebhookSignatureVerifier(secrets: inForce.current).check(body: body, headerValues: [signedWithOld]) == .valid)
+        inForce.replace(with: try WebhookSigningSecrets(["new-secret"]))
+        let verifier = WebhookSignatureVerifier(secrets: inForce.current)
+        #expect(verifier.check(body: body, headerValues: [signedWithNew]) == .valid)
+        #expect(verifier.check(body: body, headerValues: [signedWithOld]) == .noMatch)
+    }
 }
