@@ -64,42 +64,27 @@ final class ConfigReloader: Service {
                     }
                 }
                 group.addTask {
-                    var fingerprint = Self.fingerprint(of: self.watchedFiles.withLock { $0 })
-                    let secretFiles = self.credentialFiles?.files ?? []
-                    var secretsFingerprint = Self.fingerprint(of: secretFiles)
-                    let signingFiles = self.webhookSecretFiles?.files ?? []
-                    var signingFingerprint = Self.fingerprint(of: signingFiles)
-                    var webFiles = self.webConfig?.files ?? []
-                    var webFingerprint = Self.fingerprint(of: webFiles)
+                    // Each watch reads its files before the reload that follows a change: a file changed
+                    // during the reload (a key written just after its certificate) differs next time.
+                    var routeWatch = FileWatch(self.watchedFiles.withLock { $0 })
+                    var credentialWatch = FileWatch(self.credentialFiles?.files ?? [])
+                    var signingWatch = FileWatch(self.webhookSecretFiles?.files ?? [])
+                    var webWatch = FileWatch(self.webConfig?.files ?? [])
                     while (try? await Task.sleep(for: self.checkInterval)) != nil {
-                        if let webConfig = self.webConfig {
-                            // Taken before the reload reads the files: a file changed during the reload (a key
-                            // written just after its certificate) differs next time and is reloaded then.
-                            let current = Self.fingerprint(of: webFiles)
-                            if current != webFingerprint {
-                                webConfig.reload(reason: "the web configuration or a file it names changed", logger: self.logger)
-                                webFingerprint = current
-                                if webConfig.files != webFiles {
-                                    webFiles = webConfig.files
-                                    webFingerprint = Self.fingerprint(of: webFiles)
-                                }
-                            }
+                        if webWatch.changed(), let webConfig = self.webConfig {
+                            webConfig.reload(reason: "the web configuration or a file it names changed", logger: self.logger)
+                            webWatch.follow(webConfig.files)
                         }
-                        let secrets = Self.fingerprint(of: secretFiles)
-                        if secrets != secretsFingerprint {
+                        if credentialWatch.changed() {
                             self.credentialFiles?.reload(reason: "a receiver credential file changed", logger: self.logger)
-                            secretsFingerprint = secrets
                         }
-                        let signing = Self.fingerprint(of: signingFiles)
-                        if signing != signingFingerprint {
+                        if signingWatch.changed() {
                             self.webhookSecretFiles?.reload(
                                 reason: "a PagerDuty webhook secret file changed", logger: self.logger)
-                            signingFingerprint = signing
                         }
-                        let current = Self.fingerprint(of: self.watchedFiles.withLock { $0 })
-                        if current != fingerprint {
+                        if routeWatch.changed() {
                             _ = self.reload(reason: "a configuration or key file changed")
-                            fingerprint = Self.fingerprint(of: self.watchedFiles.withLock { $0 })
+                            routeWatch.follow(self.watchedFiles.withLock { $0 })
                         }
                     }
                 }
@@ -151,5 +136,31 @@ final class ConfigReloader: Service {
     /// The contents of `files` (a missing file counts as empty), to notice any change.
     static func fingerprint(of files: [String]) -> [Data] {
         files.map { FileManager.default.contents(atPath: $0) ?? Data() }
+    }
+}
+
+/// Files watched for a change of content (a missing file counts as empty).
+struct FileWatch {
+    private(set) var files: [String]
+    private var contents: [Data]
+
+    init(_ files: [String]) {
+        self.files = files
+        contents = ConfigReloader.fingerprint(of: files)
+    }
+
+    /// Whether any file's content differs from the last read; remembers what it read now.
+    mutating func changed() -> Bool {
+        let now = ConfigReloader.fingerprint(of: files)
+        guard now != contents else { return false }
+        contents = now
+        return true
+    }
+
+    /// Watches `newFiles` from now on, when a reload named other files than before.
+    mutating func follow(_ newFiles: [String]) {
+        guard newFiles != files else { return }
+        files = newFiles
+        contents = ConfigReloader.fingerprint(of: newFiles)
     }
 }

@@ -1,6 +1,5 @@
 import Logging
 import PagerDutyWebhooks
-import Synchronization
 
 /// The files of `--pagerduty-webhook-secret-file`, re-read when they change (checked with the configuration,
 /// and on SIGHUP), so that a secret rotated in place (a Kubernetes Secret updated, a file rewritten) is in force
