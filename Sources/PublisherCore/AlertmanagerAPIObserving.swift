@@ -4,9 +4,13 @@ extension AlertmanagerAPIClient: AlertmanagerObserving {
     /// Host and port (and path prefix) of the Alertmanager, never credentials.
     public var displayName: String { endpoint.displayName }
 
-    /// The alerts `GET /api/v2/alerts` reports, as the sync sees them: firing alerts with what mutes them.
+    /// The alerts `GET /api/v2/alerts` reports, as the sync sees them: firing alerts with what mutes them. When any
+    /// alert is silenced, `GET /api/v2/silences` tells which of those silences this daemon created.
     public func currentAlerts() async throws -> [ObservedAlert] {
-        try await alerts().map(ObservedAlert.init(apiAlert:))
+        let alerts = try await alerts()
+        guard alerts.contains(where: { $0.status.isSilenced }) else { return alerts.map { ObservedAlert(apiAlert: $0) } }
+        let own = Set(try await silences().lazy.filter { $0.createdBy == SilenceRules.createdBy }.map(\.id))
+        return alerts.map { ObservedAlert(apiAlert: $0, ownSilences: own) }
     }
 }
 
@@ -15,8 +19,9 @@ extension AlertmanagerAPIClient: AlertmanagerObserving {
 extension AlertmanagerAPIClient: AlertmanagerSilencing {}
 
 extension ObservedAlert {
-    /// The sync's view of an alert from Alertmanager's API.
-    public init(apiAlert: APIAlert) {
+    /// The sync's view of an alert from Alertmanager's API; `ownSilences` are the ids of the silences this daemon
+    /// created.
+    public init(apiAlert: APIAlert, ownSilences: Set<String> = []) {
         self.init(
             alert: Alert(
                 status: .firing,
@@ -28,7 +33,8 @@ extension ObservedAlert {
                 fingerprint: apiAlert.fingerprint
             ),
             silencedBy: apiAlert.status.silencedBy,
-            inhibitedBy: apiAlert.status.inhibitedBy
+            inhibitedBy: apiAlert.status.inhibitedBy,
+            ownSilences: apiAlert.status.silencedBy.filter(ownSilences.contains)
         )
     }
 }

@@ -13,11 +13,16 @@ public struct ObservedAlert: Sendable, Hashable {
     public var silencedBy: [String]
     /// Fingerprints of the alerts that inhibit it; empty when none does.
     public var inhibitedBy: [String]
+    /// Those of `silencedBy` that this daemon created (their `createdBy` is `pagerduty-publisher`): never counted as
+    /// muting the alert, even when the ledger holds no record of them (the daemon stopped, or its database failed,
+    /// between creating one and recording it).
+    public var ownSilences: [String]
 
-    public init(alert: Alert, silencedBy: [String] = [], inhibitedBy: [String] = []) {
+    public init(alert: Alert, silencedBy: [String] = [], inhibitedBy: [String] = [], ownSilences: [String] = []) {
         self.alert = alert
         self.silencedBy = silencedBy
         self.inhibitedBy = inhibitedBy
+        self.ownSilences = ownSilences
     }
 }
 
@@ -25,7 +30,8 @@ public struct ObservedAlert: Sendable, Hashable {
 public protocol AlertmanagerObserving: Sendable {
     /// How logs and the `alertmanager` metric label name it (host and port; never credentials).
     var displayName: String { get }
-    /// The alerts it currently knows (active, silenced, inhibited). Throws when it cannot be asked.
+    /// The alerts it currently knows (active, silenced, inhibited), with the silences of this daemon's among those
+    /// that silence them. Throws when it cannot be asked.
     func currentAlerts() async throws -> [ObservedAlert]
 }
 
@@ -268,10 +274,11 @@ public final class AlertmanagerSync: Service {
         await gate.withGate { await record(outcomes) }
     }
 
-    /// What `observed` says, with the daemon's own silences (`ownSilences`) not counted as muting it.
+    /// What `observed` says, with the daemon's own silences (those recorded, `ownSilences`, and those Alertmanager says
+    /// it created) not counted as muting it.
     private static func view(of observed: ObservedAlert, at now: Date, ignoring ownSilences: Set<String>) -> AlertmanagerView {
         if let endsAt = observed.alert.endsAt, endsAt <= now { return .absent }
-        let silencedBy = observed.silencedBy.filter { !ownSilences.contains($0) }
+        let silencedBy = observed.silencedBy.filter { !ownSilences.contains($0) && !observed.ownSilences.contains($0) }
         if !silencedBy.isEmpty { return .silenced(by: silencedBy) }
         if !observed.inhibitedBy.isEmpty { return .inhibited }
         return .active(observed.alert)

@@ -116,6 +116,41 @@ struct AlertmanagerAPIClientTests {
         #expect(request.header("Authorization") == [], "no credentials, no Authorization header")
     }
 
+    @Test func listsSilencesWithTheirCreatorAndState() async throws {
+        // Alertmanager's GettableSilence, as 0.25 answers it (fields the client does not read included).
+        let body = """
+            [{"id":"6d6e1c5c-9f0e-4f5e-8f0a-2f9c1b3e4d5a","status":{"state":"active"},"updatedAt":"2026-12-07T10:00:00.000Z",
+              "comment":"Acknowledged in PagerDuty by Ada","createdBy":"pagerduty-publisher",
+              "endsAt":"2026-12-07T11:00:00.000Z","startsAt":"2026-12-07T10:00:00.000Z",
+              "matchers":[{"isEqual":true,"isRegex":false,"name":"alertname","value":"DiskFull"}]},
+             {"id":"0b1c2d3e-0000-4000-8000-000000000001","status":{"state":"expired"},"comment":"maintenance",
+              "createdBy":"ops","endsAt":"2026-12-06T11:00:00.000Z","startsAt":"2026-12-06T10:00:00.000Z",
+              "matchers":[]},
+             {"id":"0b1c2d3e-0000-4000-8000-000000000002","status":{"state":"dormant"},"comment":"",
+              "createdBy":"ops","endsAt":"2026-12-08T11:00:00.000Z","startsAt":"2026-12-08T10:00:00.000Z","matchers":[]}]
+            """
+        let http = ScriptedHTTP(status: 200, body: body)
+        let silences = try await client(http, credentials: .bearer(token: Self.token)).silences()
+        #expect(silences == [
+            APISilence(id: "6d6e1c5c-9f0e-4f5e-8f0a-2f9c1b3e4d5a", createdBy: "pagerduty-publisher", state: .active),
+            APISilence(id: "0b1c2d3e-0000-4000-8000-000000000001", createdBy: "ops", state: .expired),
+            APISilence(id: "0b1c2d3e-0000-4000-8000-000000000002", createdBy: "ops", state: .unknown),
+        ])
+        let request = try #require(http.requests.first)
+        #expect(request.method == "GET")
+        #expect(request.url == "http://am.example:9093/prefix/api/v2/silences")
+        #expect(request.header("Authorization") == ["Bearer \(Self.token)"])
+
+        let broken = ScriptedHTTP(status: 200, body: #"[{"id":"x","status":{"state":"active"}}]"#)
+        let error = await #expect(throws: AlertmanagerAPIError.self) { _ = try await client(broken).silences() }
+        #expect(error?.reason.hasPrefix("the answer is not a valid silence list: ") == true, "\(String(describing: error))")
+        #expect(error?.reason.contains("createdBy") == true, "names the missing field")
+
+        let refused = ScriptedHTTP(status: 503, body: "busy")
+        let failure = await #expect(throws: AlertmanagerAPIError.self) { _ = try await client(refused).silences() }
+        #expect(failure?.reason == "HTTP 503 from GET /api/v2/silences: busy")
+    }
+
     @Test func theEndpointIsKept() throws {
         let client = try client(ScriptedHTTP(status: 200, body: "[]"))
         #expect(client.endpoint.displayName == "am.example:9093/prefix")

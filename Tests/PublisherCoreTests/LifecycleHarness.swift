@@ -43,6 +43,8 @@ final class ScriptedAlertmanager: AlertmanagerObserving, AlertmanagerSilencing {
             for (id, silence) in active.sorted(by: { $0.key < $1.key })
             where silence.matchers.allSatisfy({ observed.alert.labels[$0.name] == $0.value }) {
                 observed.silencedBy.append(id)
+                // As the API client tells from `GET /api/v2/silences`.
+                if silence.createdBy == "pagerduty-publisher" { observed.ownSilences.append(id) }
             }
             return observed
         }
@@ -85,10 +87,15 @@ final class ScriptedAlertmanager: AlertmanagerObserving, AlertmanagerSilencing {
     var expiredSilences: [String] { silenceState.withLock { $0.expired } }
     /// A silence someone else created, matching `labels`.
     func addForeignSilence(id: String, labels: [String: String], endsAt: Date) {
+        addSilence(id: id, labels: labels, endsAt: endsAt, createdBy: "ops")
+    }
+
+    /// A silence matching `labels` that the test puts there directly (not through ``postSilence(_:)``).
+    func addSilence(id: String, labels: [String: String], endsAt: Date, createdBy: String) {
         silenceState.withLock {
             $0.silences[id] = SilenceRequest(
-                matchers: SilenceRequest.matchers(exactly: labels), startsAt: .distantPast, endsAt: endsAt, createdBy: "ops",
-                comment: "maintenance")
+                matchers: SilenceRequest.matchers(exactly: labels), startsAt: .distantPast, endsAt: endsAt,
+                createdBy: createdBy, comment: "maintenance")
         }
     }
 }

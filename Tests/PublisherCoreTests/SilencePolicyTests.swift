@@ -170,6 +170,36 @@ struct SilencePolicyTests {
         #expect(h.entry("a1")?.ownSilence == nil)
     }
 
+    /// The daemon stopped (or its database failed) between creating a silence and recording it: Alertmanager still
+    /// says who made it, so it neither acknowledges the incident nor, when it ends, reopens it.
+    @Test func aSilenceThisDaemonMadeButNeverRecordedIsNotAMuteAndNeverReopens() async throws {
+        let h = H(feedbackPolicy: FeedbackPolicy(acknowledged: .silence, reopen: .resolveThenTrigger))
+        let am = h.alertmanagers[0]
+        try await h.webhook([H.alert("a1")])
+        try await Self.report(h, "a1", .acknowledged, id: "ev-1")
+        let orphanEnd = h.clock.now.addingTimeInterval(600)
+        am.addSilence(id: "orphan-1", labels: H.alert("a1").labels, endsAt: orphanEnd, createdBy: "pagerduty-publisher")
+        am.report([H.active("a1")])
+        await h.sync.poll()
+        #expect(h.queuedKinds == [.trigger], "no acknowledge for a silence of ours")
+        #expect(h.entry("a1")?.lastAction == .trigger)
+        #expect(h.entry("a1")?.ownSilence?.ids["am-1:9093"] != nil, "the silence the policy wants is recorded")
+        #expect(am.expiredSilences.isEmpty, "an unrecorded silence is left to end on its own")
+
+        h.clock.advance(by: .seconds(601))
+        await h.sync.poll()
+        #expect(h.queuedKinds == [.trigger], "its end reopens nothing: the responder's acknowledge stands")
+
+        // The same silence made by anyone else is a mute, as before.
+        let other = H(feedbackPolicy: FeedbackPolicy(acknowledged: .silence, reopen: .resolveThenTrigger))
+        try await other.webhook([H.alert("a1")])
+        other.alertmanagers[0].addSilence(
+            id: "ops-1", labels: H.alert("a1").labels, endsAt: other.clock.now.addingTimeInterval(600), createdBy: "ops")
+        other.alertmanagers[0].report([H.active("a1")])
+        await other.sync.poll()
+        #expect(other.queuedKinds == [.trigger, .acknowledge])
+    }
+
     @Test func aSilenceOfSomeoneElseIsNeverExpiredOnlyOurs() async throws {
         let h = H(feedbackPolicy: Self.ackSilence)
         let am = h.alertmanagers[0]

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Talks to one Alertmanager through its API v2: reads the alerts it holds, creates, extends and expires silences.
+/// Talks to one Alertmanager through its API v2: reads the alerts and silences it holds, creates, extends and expires
+/// silences.
 ///
 /// ``alerts()`` lists every alert (active, silenced, inhibited and unprocessed), so the caller can tell which alerts
 /// are suppressed and which have disappeared. ``postSilence(_:)`` creates or replaces a silence and
@@ -29,22 +30,39 @@ public struct AlertmanagerAPIClient: Sendable {
     ///   short excerpt of the body for a non-2xx answer; `the answer is not a valid alert list: at <path>: ...`
     ///   when the body does not decode. No error holds the token or the password.
     public func alerts() async throws(AlertmanagerAPIError) -> [APIAlert] {
+        try await getJSON([APIAlert].self, pathAndQuery: Self.alertsPathAndQuery, path: "/api/v2/alerts", what: "alert list")
+    }
+
+    /// GET {base}/api/v2/silences, Accept: application/json: every silence Alertmanager holds (active, pending, and
+    /// expired ones within their retention).
+    ///
+    /// - Throws: ``AlertmanagerAPIError`` as ``alerts()`` does, with `the answer is not a valid silence list: ...`
+    ///   when the body does not decode. No error holds the token or the password.
+    public func silences() async throws(AlertmanagerAPIError) -> [APISilence] {
+        try await getJSON([APISilence].self, pathAndQuery: Self.silencesPath, path: Self.silencesPath, what: "silence list")
+    }
+
+    /// GETs `pathAndQuery` and decodes the 2xx answer's body as `type`; `path` names the request in errors, `what`
+    /// names the expected answer.
+    private func getJSON<Answer: Decodable>(
+        _ type: Answer.Type, pathAndQuery: String, path: String, what: String
+    ) async throws(AlertmanagerAPIError) -> Answer {
         let headers = headers([("Accept", "application/json")])
         let answer: (status: Int, body: [UInt8])
         do {
-            answer = try await http.get(url: endpoint.baseURL + Self.alertsPathAndQuery, headers: headers)
+            answer = try await http.get(url: endpoint.baseURL + pathAndQuery, headers: headers)
         } catch {
             throw failure("unreachable: " + error.reason)
         }
         guard (200..<300).contains(answer.status) else {
-            throw failure("HTTP \(answer.status) from GET /api/v2/alerts" + excerpt(of: answer.body))
+            throw failure("HTTP \(answer.status) from GET \(path)" + excerpt(of: answer.body))
         }
         do {
-            return try JSONDecoder().decode([APIAlert].self, from: Data(answer.body))
+            return try JSONDecoder().decode(Answer.self, from: Data(answer.body))
         } catch let error as DecodingError {
-            throw failure("the answer is not a valid alert list: " + DecodingFailureDescription.describe(error))
+            throw failure("the answer is not a valid \(what): " + DecodingFailureDescription.describe(error))
         } catch {
-            throw failure("the answer is not a valid alert list: \(error)")
+            throw failure("the answer is not a valid \(what): \(error)")
         }
     }
 
