@@ -12,8 +12,8 @@ import PublisherSQLite
 struct QueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queue",
-        abstract: "Inspect and repair the outbox: status, list, retry dead letters, purge.",
-        subcommands: [Status.self, List.self, Retry.self, Purge.self]
+        abstract: "Inspect and repair the outbox: status, list, retry dead letters, purge; and PagerDuty's incident states.",
+        subcommands: [Status.self, List.self, Incidents.self, Retry.self, Purge.self]
     )
 
     /// A store opened for one queue command, and how to let it go.
@@ -104,6 +104,46 @@ struct QueueCommand: AsyncParsableCommand {
             } else {
                 print(QueueText.pending(try await store.pendingMessages(limit: limit)))
             }
+        }
+    }
+
+    struct Incidents: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the alerts by the state PagerDuty last reported for their incident, with when and by whom, newest change first."
+        )
+
+        @OptionGroup var databaseOptions: DatabaseOptions
+
+        @Option(help: "Only incidents PagerDuty last reported in this state: triggered, acknowledged or resolved.")
+        var state: String?
+
+        @Option(help: "At most this many rows.")
+        var limit = 100
+
+        /// ``state`` as a status; `nil` for all.
+        var status: IncidentState.Status? {
+            get throws {
+                guard let state else { return nil }
+                guard let status = IncidentState.Status(rawValue: state.lowercased()) else {
+                    let allowed = IncidentState.Status.allCases.map(\.rawValue)
+                    throw ValidationError(
+                        "--state must be \(allowed.dropLast().joined(separator: ", ")) or \(allowed.last ?? ""), not \"\(state)\".")
+                }
+                return status
+            }
+        }
+
+        func validate() throws {
+            _ = try status
+            if limit < 1 { throw ValidationError("--limit must be at least 1.") }
+        }
+
+        func run() async throws {
+            let status = try self.status
+            let opened = try await QueueCommand.openStore(databaseOptions)
+            defer { opened.close() }
+            let entries = try await opened.store.incidentEntries(status: status, limit: limit)
+            print(QueueText.incidentEntries(entries, now: Date()))
         }
     }
 
@@ -204,6 +244,27 @@ enum QueueText {
     static func incidents(_ counts: [IncidentState.Status: Int]) -> String {
         let figures = IncidentState.Status.allCases.map { "\($0.rawValue) \(counts[$0] ?? 0)" }
         return "Incidents as PagerDuty last reported them (POST /v1/pagerduty): " + figures.joined(separator: ", ")
+    }
+
+    /// One row per ledger entry PagerDuty reported on: its route and dedup_key (the ledger keeps no labels), the
+    /// incident's state with when and by whom, the incident's id, and the silence of ours in force at `now`.
+    static func incidentEntries(_ entries: [LedgerEntry], now: Date) -> String {
+        var rows = [["ROUTE", "DEDUP KEY", "PAGERDUTY STATE", "SINCE", "BY", "INCIDENT", "OUR SILENCE"]]
+        for entry in entries {
+            guard let incident = entry.incident else { continue }
+            rows.append([
+                entry.route, entry.dedupKey, incident.status.rawValue, RFC3339.format(incident.changedAt),
+                incident.changedBy ?? "-", incident.incidentID, silence(entry.ownSilence, now: now),
+            ])
+        }
+        return rows.count == 1 ? "No incidents reported by PagerDuty." : table(rows)
+    }
+
+    /// A silence of ours: "until" its end while it is in force, "not yet in Alertmanager" while no Alertmanager
+    /// took it yet (the sync retries), "-" without one or once it ended.
+    static func silence(_ silence: OwnSilence?, now: Date) -> String {
+        guard let silence, silence.endsAt > now else { return "-" }
+        return silence.ids.isEmpty ? "not yet in Alertmanager" : "until \(RFC3339.format(silence.endsAt))"
     }
 
     static func pending(_ records: [OutboxRecord]) -> String {

@@ -86,7 +86,7 @@ public struct IncidentFeedback: IncidentUpdateReceiving {
 
     public func apply(_ update: IncidentUpdate) async throws(IngestError) -> IncidentUpdateOutcome {
         do {
-            if try await store.hasInboundEvent(id: update.eventID) { return .duplicate }
+            if try await store.hasInboundEvent(id: update.eventID, at: clock.now) { return .duplicate }
             // A shared store is read before the gate: the decision looks at each entry again as stored.
             var sharedKeys: Set<LedgerKey>?
             if let shared = store as? any SharedPublisherStore {

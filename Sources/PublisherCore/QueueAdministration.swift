@@ -42,6 +42,11 @@ public protocol QueueAdministration: Sendable {
     /// Dead letters, newest first, at most `limit`.
     func deadLetters(limit: Int) async throws -> [DeadLetter]
 
+    /// Ledger entries with a state PagerDuty reported for their incident (``LedgerEntry/incident``), the latest
+    /// change first (ties by route, then dedup_key); only those whose incident is `status` when it is given; at
+    /// most `limit`.
+    func incidentEntries(status: IncidentState.Status?, limit: Int) async throws -> [LedgerEntry]
+
     /// Moves dead letters back to the end of the outbox with their attempts reset: those with `ids`, or all
     /// when `ids` is `nil`. Returns how many moved.
     func requeueDeadLetters(ids: [Int64]?) async throws -> Int

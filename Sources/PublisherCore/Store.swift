@@ -381,12 +381,14 @@ public protocol PublisherStore: Sendable {
     /// The recorded times of the requests of `lane` at or after `date`, oldest first.
     func requestTimes(lane: String, since date: Date) async throws -> [Date]
 
-    /// Whether the PagerDuty webhook event `id` was applied (``rememberInboundEvent(id:at:)``) within the last
-    /// ``InboundEvents/retention``.
-    func hasInboundEvent(id: String) async throws -> Bool
+    /// Whether the PagerDuty webhook event `id` was applied (``rememberInboundEvent(id:at:)``) within the
+    /// ``InboundEvents/retention`` up to `now` (at or after ``InboundEvents/oldestRemembered(at:)``). An id applied
+    /// earlier is a new delivery again, whether or not a later ``rememberInboundEvent(id:at:)`` has pruned it yet.
+    func hasInboundEvent(id: String, at now: Date) async throws -> Bool
 
-    /// Remembers that the PagerDuty webhook event `id` was applied at `date` (idempotent), and forgets the events
-    /// applied more than ``InboundEvents/retention`` before `date`.
+    /// Remembers that the PagerDuty webhook event `id` was applied at `date` (idempotent: an id still within the
+    /// ``InboundEvents/retention`` keeps its first time; one applied before it is remembered from `date` again),
+    /// and forgets the events applied more than ``InboundEvents/retention`` before `date`.
     func rememberInboundEvent(id: String, at date: Date) async throws
 }
 
@@ -394,6 +396,12 @@ public protocol PublisherStore: Sendable {
 public enum InboundEvents {
     /// 24 hours: far longer than PagerDuty retries a delivery.
     public static let retention: TimeInterval = 24 * 60 * 60
+
+    /// The earliest time an event id applied counts as a replay at `now`: ``retention`` before it. An id applied
+    /// exactly then still does; one applied earlier does not.
+    public static func oldestRemembered(at now: Date) -> Date {
+        now.addingTimeInterval(-retention)
+    }
 }
 
 /// What a decision taken inside the store's transaction writes, and what it tells its caller.

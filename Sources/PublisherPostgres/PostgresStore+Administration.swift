@@ -28,6 +28,24 @@ extension PostgresStore: QueueAdministration {
             OutboxRows.record(from:))
     }
 
+    /// One read through the partial index `ledger_incident_status`.
+    public func incidentEntries(status: IncidentState.Status?, limit: Int) async throws(StoreError) -> [LedgerEntry] {
+        guard limit > 0 else { return [] }
+        let query: PostgresQuery =
+            if let status {
+                """
+                SELECT \(unescaped: LedgerRows.columns) FROM ledger WHERE incident_status = \(status.rawValue)
+                ORDER BY incident_changed_at DESC, route, dedup_key LIMIT \(limit)
+                """
+            } else {
+                """
+                SELECT \(unescaped: LedgerRows.columns) FROM ledger WHERE incident_status IS NOT NULL
+                ORDER BY incident_changed_at DESC, route, dedup_key LIMIT \(limit)
+                """
+            }
+        return try await fetch("listing incidents PagerDuty reported", timeout: bulkTimeout, query, LedgerRows.entry(from:))
+    }
+
     /// Moves the dead letters to the end of the outbox (new ids, in the order of their old ones, attempts reset)
     /// and notifies their routes, in one transaction.
     public func requeueDeadLetters(ids: [Int64]?) async throws(StoreError) -> Int {

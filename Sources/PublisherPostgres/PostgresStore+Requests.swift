@@ -62,24 +62,35 @@ extension PostgresStore {
             { try $0.decode(Date.self) })
     }
 
-    public func hasInboundEvent(id: String) async throws(StoreError) -> Bool {
+    /// Reads the id's time, not just its row: a row older than the window may still be there (the next
+    /// ``rememberInboundEvent(id:at:)`` prunes it).
+    public func hasInboundEvent(id: String, at now: Date) async throws(StoreError) -> Bool {
         try await fetch(
             "looking up a PagerDuty webhook event",
-            "SELECT EXISTS (SELECT 1 FROM inbound_events WHERE id = \(id))",
+            """
+            SELECT EXISTS (
+                SELECT 1 FROM inbound_events
+                WHERE id = \(id) AND applied_at >= \(StoredTimestamp(InboundEvents.oldestRemembered(at: now)))
+            )
+            """,
             { try $0.decode(Bool.self) }
         ).first ?? false
     }
 
+    /// An id still within the window keeps its first time; one applied before the window (a new delivery of an old
+    /// event id) is remembered from `date`. The prune spares `id`: the statement's parts see the same snapshot, so
+    /// deleting the row the upsert updates would make the outcome depend on their order.
     public func rememberInboundEvent(id: String, at date: Date) async throws(StoreError) {
+        let oldest = StoredTimestamp(InboundEvents.oldestRemembered(at: date))
         try await execute(
             "remembering a PagerDuty webhook event",
             """
             WITH pruned AS (
-                DELETE FROM inbound_events
-                WHERE applied_at < \(StoredTimestamp(date.addingTimeInterval(-InboundEvents.retention)))
+                DELETE FROM inbound_events WHERE applied_at < \(oldest) AND id <> \(id)
             )
             INSERT INTO inbound_events (id, applied_at) VALUES (\(id), \(StoredTimestamp(date)))
-            ON CONFLICT (id) DO NOTHING
+            ON CONFLICT (id) DO UPDATE SET applied_at = excluded.applied_at
+            WHERE inbound_events.applied_at < \(oldest)
             """)
     }
 }

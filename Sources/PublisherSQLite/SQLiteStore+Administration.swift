@@ -32,6 +32,25 @@ extension SQLiteStore: QueueAdministration {
         }
     }
 
+    /// One read through the partial index `ledger_incident_status`.
+    public func incidentEntries(status: IncidentState.Status?, limit: Int) async throws(StoreError) -> [LedgerEntry] {
+        guard limit > 0 else { return [] }
+        return try await reading("listing incidents PagerDuty reported") { db in
+            let selection = status == nil ? "incident_status IS NOT NULL" : "incident_status = ?"
+            var arguments = StatementArguments()
+            if let status { arguments += [status.rawValue] }
+            arguments += [limit]
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT \(LedgerRow.columns) FROM ledger WHERE \(selection)
+                    ORDER BY incident_changed_at DESC, route, dedup_key LIMIT ?
+                    """,
+                arguments: arguments)
+            return try Array(rows.map(LedgerRow.entry(from:)))
+        }
+    }
+
     public func requeueDeadLetters(ids: [Int64]?) async throws(StoreError) -> Int {
         if let ids, ids.isEmpty { return 0 }
         return try await writing("moving dead letters back to the outbox") { db in

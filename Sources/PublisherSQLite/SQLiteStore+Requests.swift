@@ -25,18 +25,28 @@ extension SQLiteStore {
         }
     }
 
-    public func hasInboundEvent(id: String) async throws(StoreError) -> Bool {
+    /// Reads the id's time, not just its row: a row older than the window may still be there (the next
+    /// ``rememberInboundEvent(id:at:)`` prunes it).
+    public func hasInboundEvent(id: String, at now: Date) async throws(StoreError) -> Bool {
         try await reading("looking up a PagerDuty webhook event") { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM inbound_events WHERE id = ?)", arguments: [id]) ?? false
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM inbound_events WHERE id = ? AND applied_at >= ?)",
+                arguments: [id, StoredTime.encode(InboundEvents.oldestRemembered(at: now))]) ?? false
         }
     }
 
+    /// An id still within the window keeps its first time; one applied before the window (a new delivery of an old
+    /// event id) is remembered from `date`, so the prune that follows does not take it.
     public func rememberInboundEvent(id: String, at date: Date) async throws(StoreError) {
+        let oldest = StoredTime.encode(InboundEvents.oldestRemembered(at: date))
         try await writing("remembering a PagerDuty webhook event") { db in
-            try db.cachedStatement(sql: "INSERT INTO inbound_events (id, applied_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING")
-                .execute(arguments: [id, StoredTime.encode(date)])
-            try db.cachedStatement(sql: "DELETE FROM inbound_events WHERE applied_at < ?")
-                .execute(arguments: [StoredTime.encode(date) - InboundEvents.retention])
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO inbound_events (id, applied_at) VALUES (?, ?)
+                    ON CONFLICT (id) DO UPDATE SET applied_at = excluded.applied_at WHERE applied_at < ?
+                    """
+            ).execute(arguments: [id, StoredTime.encode(date), oldest])
+            try db.cachedStatement(sql: "DELETE FROM inbound_events WHERE applied_at < ?").execute(arguments: [oldest])
         }
     }
 

@@ -1,3 +1,4 @@
+import AlertmanagerModels
 import Foundation
 import PagerDutyEvents
 import PublisherCore
@@ -66,6 +67,58 @@ struct QueueCommandTests {
         #expect(
             exit.output.contains("Incidents as PagerDuty last reported them (POST /v1/pagerduty): triggered 0, acknowledged 2, resolved 1"),
             "\(exit.output)")
+    }
+
+    @Test func incidentsListsPagerDutysStatePerAlertNewestFirstWithWhenAndByWhom() async throws {
+        let scratch = try ScratchDirectory()
+        let (store, _) = try await prepareDatabase(scratch)
+        let empty = try run(["incidents"], scratch)
+        #expect(empty.status == 0, "\(empty.errorOutput)")
+        #expect(empty.output.contains("No incidents reported by PagerDuty."), "\(empty.output)")
+
+        // Whole seconds, so the times print exactly as given.
+        let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+        func entry(_ route: String, _ key: String, _ status: IncidentState.Status?, ago: TimeInterval, by: String?) -> LedgerEntry {
+            LedgerEntry(
+                route: route, dedupKey: key, lastAction: .trigger, lastActionAt: now, startsAt: now, lastSeen: now,
+                incident: status.map {
+                    IncidentState(
+                        status: $0, changedAt: now - ago, changedBy: by, incidentID: "P\(key)",
+                        incidentURL: "https://acme.pagerduty.com/incidents/P\(key)")
+                })
+        }
+        var acknowledged = entry("default", "i1", .acknowledged, ago: 300, by: "Ada")
+        acknowledged.ownSilence = OwnSilence(purpose: .acknowledged, answering: now - 300, endsAt: now + 3_600, ids: ["am": "s-1"])
+        try await store.commit(
+            ledger: [
+                acknowledged, entry("db", "i2", .resolved, ago: 60, by: nil), entry("default", "i3", .triggered, ago: 600, by: "Bob"),
+                entry("default", "i4", nil, ago: 0, by: nil),
+            ],
+            outbox: [])
+
+        let exit = try run(["incidents"], scratch)
+        #expect(exit.status == 0, "\(exit.errorOutput)")
+        let lines = exit.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        #expect(lines.first == ["ROUTE", "DEDUP", "KEY", "PAGERDUTY", "STATE", "SINCE", "BY", "INCIDENT", "OUR", "SILENCE"])
+        #expect(lines.dropFirst().map { $0[1] } == ["i2", "i1", "i3"], "newest change first; i4 has no state: \(exit.output)")
+        #expect(lines.dropFirst().first == ["db", "i2", "resolved", RFC3339.format(now - 60), "-", "Pi2", "-"])
+        #expect(lines.dropFirst(2).first == [
+            "default", "i1", "acknowledged", RFC3339.format(now - 300), "Ada", "Pi1", "until", RFC3339.format(now + 3_600),
+        ])
+        #expect(lines.last == ["default", "i3", "triggered", RFC3339.format(now - 600), "Bob", "Pi3", "-"])
+        #expect(!exit.output.contains("BODY-MARKER") && !exit.output.contains(DaemonProcess.routingKey))
+
+        let acknowledgedOnly = try run(["incidents", "--state", "acknowledged"], scratch)
+        #expect(acknowledgedOnly.status == 0, "\(acknowledgedOnly.errorOutput)")
+        #expect(acknowledgedOnly.output.split(separator: "\n").dropFirst().map { $0.split(separator: " ")[1] } == ["i1"])
+        let newest = try run(["incidents", "--limit", "1"], scratch)
+        #expect(newest.output.split(separator: "\n").dropFirst().map { $0.split(separator: " ")[1] } == ["i2"])
+        let triggered = try run(["incidents", "--state", "triggered", "--limit", "5"], scratch)
+        #expect(triggered.output.split(separator: "\n").dropFirst().map { $0.split(separator: " ")[1] } == ["i3"])
+
+        let bad = try run(["incidents", "--state", "snoozed"], scratch)
+        #expect(bad.status != 0)
+        #expect(bad.errorOutput.contains("--state must be triggered, acknowledged or resolved"), "\(bad.errorOutput)")
     }
 
     @Test func listShowsEventsAndDeadLettersWithoutBodies() async throws {

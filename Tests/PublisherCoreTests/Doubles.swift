@@ -180,15 +180,18 @@ final class InMemoryStore: PublisherStore {
         state.withLock { ($0.requestTimes[lane] ?? []).filter { $0 >= date } }
     }
 
-    func hasInboundEvent(id: String) async throws -> Bool {
-        state.withLock { $0.inboundEvents[id] != nil }
+    func hasInboundEvent(id: String, at now: Date) async throws -> Bool {
+        state.withLock { state in
+            state.inboundEvents[id].map { $0 >= InboundEvents.oldestRemembered(at: now) } ?? false
+        }
     }
 
     func rememberInboundEvent(id: String, at date: Date) async throws {
         try state.withLock { state in
             if state.failWrites { throw StoreError(reason: "disk full (test)") }
-            if state.inboundEvents[id] == nil { state.inboundEvents[id] = date }
-            state.inboundEvents = state.inboundEvents.filter { $0.value >= date.addingTimeInterval(-InboundEvents.retention) }
+            let oldest = InboundEvents.oldestRemembered(at: date)
+            if state.inboundEvents[id].map({ $0 < oldest }) ?? true { state.inboundEvents[id] = date }
+            state.inboundEvents = state.inboundEvents.filter { $0.value >= oldest }
         }
     }
 
@@ -402,7 +405,7 @@ final class SharedMemoryStore: SharedPublisherStore {
 
     func recordRequest(lane: String, finishedAt date: Date) async throws { try await inner.recordRequest(lane: lane, finishedAt: date) }
     func requestTimes(lane: String, since date: Date) async throws -> [Date] { try await inner.requestTimes(lane: lane, since: date) }
-    func hasInboundEvent(id: String) async throws -> Bool { try await inner.hasInboundEvent(id: id) }
+    func hasInboundEvent(id: String, at now: Date) async throws -> Bool { try await inner.hasInboundEvent(id: id, at: now) }
     func rememberInboundEvent(id: String, at date: Date) async throws { try await inner.rememberInboundEvent(id: id, at: date) }
     func ledgerEntries(dedupKey: String) async throws -> [LedgerEntry] {
         inner.ledgerEntries.filter { $0.dedupKey == dedupKey }.sorted { $0.route < $1.route }

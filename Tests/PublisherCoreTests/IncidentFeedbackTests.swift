@@ -46,6 +46,21 @@ struct IncidentFeedbackTests {
     }
 
     @Test(arguments: [false, true])
+    func anEventIDIsAReplayFor24HoursByTheInjectedClockAndThenAppliesAgain(sharedStore: Bool) async throws {
+        let h = H(sharedStore: sharedStore)
+        try await h.webhook([H.alert("a1")])
+        let start = h.clock.now
+        #expect(try await h.feedback.apply(Self.update("ev-1", "a1", .acknowledged, at: start)) == .applied)
+        h.clock.advance(by: .seconds(24 * 3_600))
+        #expect(try await h.feedback.apply(Self.update("ev-1", "a1", .acknowledged, at: start)) == .duplicate, "24 h: a replay")
+        // Nothing else arrived meanwhile, so nothing pruned the id: the lookup itself honours the window.
+        h.clock.advance(by: .seconds(1))
+        #expect(try await h.feedback.apply(Self.update("ev-1", "a1", .acknowledged, at: start)) == .unchanged)
+        #expect(try await h.store.hasInboundEvent(id: "ev-1", at: h.clock.now), "remembered again from now")
+        #expect(try await h.feedback.apply(Self.update("ev-1", "a1", .acknowledged, at: start)) == .duplicate)
+    }
+
+    @Test(arguments: [false, true])
     func anOlderEventArrivingLateIsStaleAndTheLaterStateStays(sharedStore: Bool) async throws {
         let h = H(sharedStore: sharedStore)
         try await h.webhook([H.alert("a1")])
@@ -74,7 +89,7 @@ struct IncidentFeedbackTests {
         try await h.webhook([H.alert("a1")])
         #expect(try await h.feedback.apply(Self.update("ev-9", "someone-elses", .acknowledged, at: h.clock.now)) == .unmatched)
         #expect(h.store.ledgerEntries.allSatisfy { $0.incident == nil })
-        #expect(try await h.store.hasInboundEvent(id: "ev-9"))
+        #expect(try await h.store.hasInboundEvent(id: "ev-9", at: h.clock.now))
         #expect(try await h.feedback.apply(Self.update("ev-9", "someone-elses", .acknowledged, at: h.clock.now)) == .duplicate)
     }
 
@@ -87,7 +102,7 @@ struct IncidentFeedbackTests {
         }
         #expect(h.entry("a1")?.incident == nil)
         h.store.setFailWrites(false)
-        #expect(try await h.store.hasInboundEvent(id: "ev-1") == false)
+        #expect(try await h.store.hasInboundEvent(id: "ev-1", at: h.clock.now) == false)
         #expect(try await h.feedback.apply(Self.update("ev-1", "a1", .acknowledged, at: h.clock.now)) == .applied)
     }
 

@@ -389,6 +389,52 @@ struct StoreContractTests {
         }
     }
 
+    @Test("incident entries come latest change first, only those PagerDuty reported on, by state, at most the limit",
+        arguments: StoreKind.runnable)
+    func incidentEntriesByLatestChange(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            func entry(_ route: String, _ key: String, _ status: IncidentState.Status?, at seconds: Double) -> LedgerEntry {
+                var entry = ledgerEntry(route: route, dedupKey: key)
+                entry.incident = status.map {
+                    IncidentState(
+                        status: $0, changedAt: Times.at(seconds), changedBy: seconds == 30 ? nil : "Ada \(key)",
+                        incidentID: "P\(key)", incidentURL: "https://acme.pagerduty.com/incidents/P\(key)")
+                }
+                return entry
+            }
+            var silenced = entry("db", "ack-late", .acknowledged, at: 40)
+            silenced.ownSilence = OwnSilence(purpose: .acknowledged, answering: Times.at(40), endsAt: Times.at(3_640), ids: ["am": "s-1"])
+            let entries = [
+                entry("db", "ack-early", .acknowledged, at: 10),
+                entry("web", "resolved", .resolved, at: 30),
+                silenced,
+                entry("web", "triggered", .triggered, at: 20),
+                entry("db", "tie", .resolved, at: 30),
+                entry("db", "never-reported", nil, at: 50),
+            ]
+            #expect(try await store.incidentEntries(status: nil, limit: 10).isEmpty)
+            try await store.commit(ledger: entries, outbox: [])
+
+            let all = try await store.incidentEntries(status: nil, limit: 10)
+            #expect(all.map(\.dedupKey) == ["ack-late", "tie", "resolved", "triggered", "ack-early"], "ties by route")
+            #expect(all.first == silenced, "whole entries, their silence included")
+            #expect(all.map(\.incident?.changedBy) == ["Ada ack-late", nil, nil, "Ada triggered", "Ada ack-early"])
+            #expect(try await store.incidentEntries(status: nil, limit: 2).map(\.dedupKey) == ["ack-late", "tie"])
+            #expect(try await store.incidentEntries(status: .acknowledged, limit: 10).map(\.dedupKey) == ["ack-late", "ack-early"])
+            #expect(try await store.incidentEntries(status: .acknowledged, limit: 1).map(\.dedupKey) == ["ack-late"])
+            #expect(try await store.incidentEntries(status: .resolved, limit: 10).map(\.dedupKey) == ["tie", "resolved"])
+            #expect(try await store.incidentEntries(status: .triggered, limit: 10).map(\.dedupKey) == ["triggered"])
+            #expect(try await store.incidentEntries(status: nil, limit: 0).isEmpty)
+
+            // A later change moves an entry to the top and out of its former state.
+            var reopened = entry("db", "ack-early", .triggered, at: 60)
+            reopened.lastSeen = Times.at(60)
+            try await store.commit(ledger: [reopened], outbox: [])
+            #expect(try await store.incidentEntries(status: nil, limit: 1) == [reopened])
+            #expect(try await store.incidentEntries(status: .acknowledged, limit: 10).map(\.dedupKey) == ["ack-late"])
+        }
+    }
+
     @Test("a silence of ours round-trips with both purposes and its ids, is replaced by a later write, and clears",
         arguments: StoreKind.runnable)
     func ownSilenceRoundTripsAndClears(kind: StoreKind) async throws {
@@ -426,19 +472,43 @@ struct StoreContractTests {
     @Test("webhook event ids are remembered idempotently and forgotten after 24 hours", arguments: StoreKind.runnable)
     func inboundEventIDs(kind: StoreKind) async throws {
         try await withStore(kind) { store in
-            #expect(try await store.hasInboundEvent(id: "01DEN7VT0SGFRVG6ULJD2K3Y6W") == false)
+            let hour = 3_600.0
+            #expect(try await store.hasInboundEvent(id: "01DEN7VT0SGFRVG6ULJD2K3Y6W", at: Times.at(0)) == false)
             try await store.rememberInboundEvent(id: "01DEN7VT0SGFRVG6ULJD2K3Y6W", at: Times.at(0))
             try await store.rememberInboundEvent(id: "01DEN7VT0SGFRVG6ULJD2K3Y6W", at: Times.at(5))  // a replay
-            try await store.rememberInboundEvent(id: "second", at: Times.at(3_600))
-            #expect(try await store.hasInboundEvent(id: "01DEN7VT0SGFRVG6ULJD2K3Y6W"))
-            #expect(try await store.hasInboundEvent(id: "second"))
-            #expect(try await store.hasInboundEvent(id: "01den7vt0sgfrvg6uljd2k3y6w") == false, "ids are compared exactly")
+            try await store.rememberInboundEvent(id: "second", at: Times.at(hour))
+            #expect(try await store.hasInboundEvent(id: "01DEN7VT0SGFRVG6ULJD2K3Y6W", at: Times.at(hour)))
+            #expect(try await store.hasInboundEvent(id: "second", at: Times.at(hour)))
+            #expect(
+                try await store.hasInboundEvent(id: "01den7vt0sgfrvg6uljd2k3y6w", at: Times.at(hour)) == false,
+                "ids are compared exactly")
 
-            // 24 h after the first (kept from its first time, not the replay's), the next one prunes it.
-            try await store.rememberInboundEvent(id: "third", at: Times.at(24 * 3_600 + 1))
-            #expect(try await store.hasInboundEvent(id: "01DEN7VT0SGFRVG6ULJD2K3Y6W") == false)
-            #expect(try await store.hasInboundEvent(id: "second"))
-            #expect(try await store.hasInboundEvent(id: "third"))
+            // 24 h after the first (kept from its first time, not the replay's), the next one prunes it: it is
+            // gone even for a clock that has not moved on.
+            try await store.rememberInboundEvent(id: "third", at: Times.at(24 * hour + 1))
+            #expect(try await store.hasInboundEvent(id: "01DEN7VT0SGFRVG6ULJD2K3Y6W", at: Times.at(5)) == false)
+            #expect(try await store.hasInboundEvent(id: "second", at: Times.at(24 * hour + 1)))
+            #expect(try await store.hasInboundEvent(id: "third", at: Times.at(24 * hour + 1)))
+        }
+    }
+
+    @Test("an event id applied more than 24 hours ago is no replay, before anything prunes it, and counts again once reapplied",
+        arguments: StoreKind.runnable)
+    func inboundEventWindowIsExact(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let day = 24 * 3_600.0
+            try await store.rememberInboundEvent(id: "ev-1", at: Times.at(0))
+            #expect(try await store.hasInboundEvent(id: "ev-1", at: Times.at(0)))
+            #expect(try await store.hasInboundEvent(id: "ev-1", at: Times.at(day)), "exactly 24 h later: still a replay")
+            // Nothing else arrived, so nothing pruned the row: the check itself must honour the window.
+            #expect(try await store.hasInboundEvent(id: "ev-1", at: Times.at(day + 0.25)) == false)
+            #expect(try await store.hasInboundEvent(id: "ev-2", at: Times.at(day + 0.25)) == false)
+
+            // Applied again: remembered from its new time, so a replay of it is one for 24 h more.
+            try await store.rememberInboundEvent(id: "ev-1", at: Times.at(day + 1))
+            #expect(try await store.hasInboundEvent(id: "ev-1", at: Times.at(day + 1)))
+            #expect(try await store.hasInboundEvent(id: "ev-1", at: Times.at(2 * day + 1)))
+            #expect(try await store.hasInboundEvent(id: "ev-1", at: Times.at(2 * day + 1.25)) == false)
         }
     }
 

@@ -88,6 +88,6 @@ public final class DiscardingStore: PublisherStore {
 
     public func recordRequest(lane: String, finishedAt date: Date) async throws {}
     public func requestTimes(lane: String, since date: Date) async throws -> [Date] { [] }
-    public func hasInboundEvent(id: String) async throws -> Bool { false }
+    public func hasInboundEvent(id: String, at now: Date) async throws -> Bool { false }
     public func rememberInboundEvent(id: String, at date: Date) async throws {}
 }
