@@ -111,6 +111,49 @@ public struct RouteStatus: Sendable, Hashable {
     }
 }
 
+/// One alert whose incident PagerDuty reported on (its signed v3 webhooks), as the status page lists it.
+public struct ReportedIncident: Sendable, Hashable {
+    /// A silence this daemon keeps in Alertmanager for the alert, as of the report's time.
+    public enum OwnSilenceState: Sendable, Hashable {
+        /// In at least one Alertmanager, until this time.
+        case inForce(until: Date)
+        /// Recorded, but no Alertmanager took it yet (the sync retries).
+        case notYetInAlertmanager
+    }
+
+    /// The route (its name, never its key).
+    public var route: String
+    /// The ledger entry's dedup_key (the alert's fingerprint, or its group's).
+    public var dedupKey: String
+    /// What PagerDuty last said about the incident.
+    public var incident: IncidentState
+    /// The silence of ours while it lasts; `nil` without one or once it ended.
+    public var ownSilence: OwnSilenceState?
+
+    public init(route: String, dedupKey: String, incident: IncidentState, ownSilence: OwnSilenceState? = nil) {
+        self.route = route
+        self.dedupKey = dedupKey
+        self.incident = incident
+        self.ownSilence = ownSilence
+    }
+
+    /// `entry` as of `now`; `nil` when PagerDuty never reported on its incident.
+    public init?(_ entry: LedgerEntry, at now: Date) {
+        guard let incident = entry.incident else { return nil }
+        var silence: OwnSilenceState?
+        if let own = entry.ownSilence, own.endsAt > now {
+            silence = own.ids.isEmpty ? .notYetInAlertmanager : .inForce(until: own.endsAt)
+        }
+        self.init(route: entry.route, dedupKey: entry.dedupKey, incident: incident, ownSilence: silence)
+    }
+
+    /// The incident's page in PagerDuty when its URL is an absolute http or https URL with a host (the check the
+    /// events' links get); `nil` otherwise, so that no other scheme (`javascript:`, `data:`) becomes a link.
+    public var incidentLink: String? {
+        incident.incidentURL.flatMap(EventMapper.webURL)
+    }
+}
+
 /// Everything the status page (`GET /`) shows, gathered at one moment.
 public struct StatusReport: Sendable, Hashable {
     public var version: String
@@ -120,13 +163,23 @@ public struct StatusReport: Sendable, Hashable {
     public var alertmanagers: [AlertmanagerStatus]
     /// The newest dead letters, at most ``StatusReporter/deadLetterCount``.
     public var deadLetters: [DeadLetter]
+    /// Ledger entries by the state PagerDuty last reported for their incident (``QueueStats/incidents``: a state
+    /// nobody is in is absent or 0). Empty when PagerDuty's webhooks are off or reported nothing yet.
+    public var incidentCounts: [IncidentState.Status: Int]
+    /// The entries PagerDuty reported on, the latest change first, at most ``StatusReporter/incidentCount``.
+    public var incidents: [ReportedIncident]
 
-    public init(version: String, generatedAt: Date, routes: [RouteStatus], alertmanagers: [AlertmanagerStatus], deadLetters: [DeadLetter]) {
+    public init(
+        version: String, generatedAt: Date, routes: [RouteStatus], alertmanagers: [AlertmanagerStatus], deadLetters: [DeadLetter],
+        incidentCounts: [IncidentState.Status: Int] = [:], incidents: [ReportedIncident] = []
+    ) {
         self.version = version
         self.generatedAt = generatedAt
         self.routes = routes
         self.alertmanagers = alertmanagers
         self.deadLetters = deadLetters
+        self.incidentCounts = incidentCounts
+        self.incidents = incidents
     }
 }
 
@@ -134,6 +187,8 @@ public struct StatusReport: Sendable, Hashable {
 public struct StatusReporter: Sendable {
     /// How many dead letters the page lists.
     public static let deadLetterCount = 20
+    /// How many of the incidents PagerDuty reported on the page lists (`queue incidents` lists more).
+    public static let incidentCount = 20
 
     private let version: String
     private let store: any PublisherStore & QueueAdministration
@@ -178,8 +233,15 @@ public struct StatusReporter: Sendable {
                 deadLetters: figure?.deadLetters ?? 0, requestsInWindow: lane?.requestsInWindow ?? 0,
                 limit: lane?.limit ?? rateLimit, pausedUntil: lane?.pausedUntil)
         }
+        let deadLetters = try await store.deadLetters(limit: Self.deadLetterCount)
+        // The counts: the queue figures' one read (the ledger's part goes through its partial index of reported
+        // states). The rows: one more read, of at most `incidentCount` entries.
+        let incidentCounts = try await store.queueStats().incidents
+        let incidents = try await store.incidentEntries(status: nil, limit: Self.incidentCount).compactMap {
+            ReportedIncident($0, at: now)
+        }
         return StatusReport(
             version: version, generatedAt: now, routes: routeStatuses, alertmanagers: alertmanagers(),
-            deadLetters: try await store.deadLetters(limit: Self.deadLetterCount))
+            deadLetters: deadLetters, incidentCounts: incidentCounts, incidents: incidents)
     }
 }

@@ -63,6 +63,19 @@ struct StatusPageView {
         var reason: String
     }
 
+    struct IncidentLine {
+        var route: String
+        var dedupKey: String
+        var state: String
+        var since: String
+        var by: String
+        var incidentID: String
+        /// The incident's page: only an http or https URL (``ReportedIncident/incidentLink``); empty without one.
+        var link: String
+        var hasLink: Bool
+        var silence: String
+    }
+
     var version: String
     var generatedAt: String
     var routes: [RouteLine]
@@ -70,6 +83,15 @@ struct StatusPageView {
     var alertmanagers: [AlertmanagerLine]
     var hasDeadLetters: Bool
     var deadLetters: [DeadLetterLine]
+    var hasIncidents: Bool
+    var triggered: Int
+    var acknowledged: Int
+    var resolved: Int
+    var incidents: [IncidentLine]
+    /// More entries than the table lists: it says how many it shows of how many.
+    var hasMoreIncidents: Bool
+    var incidentsShown: Int
+    var incidentsTotal: Int
 
     init(_ report: StatusReport) {
         let now = report.generatedAt
@@ -94,6 +116,37 @@ struct StatusPageView {
             DeadLetterLine(
                 id: letter.id, route: letter.message.route, kind: letter.message.kind.rawValue,
                 dedupKey: letter.message.dedupKey ?? "—", failedAt: Self.time(letter.failedAt), reason: letter.reason)
+        }
+        triggered = report.incidentCounts[.triggered] ?? 0
+        acknowledged = report.incidentCounts[.acknowledged] ?? 0
+        resolved = report.incidentCounts[.resolved] ?? 0
+        incidents = report.incidents.map { reported in
+            let incident = reported.incident
+            let link = reported.incidentLink
+            return IncidentLine(
+                route: reported.route, dedupKey: reported.dedupKey, state: incident.status.rawValue,
+                since: Self.time(incident.changedAt), by: Self.agent(incident.changedBy), incidentID: incident.incidentID,
+                link: link ?? "", hasLink: link != nil, silence: Self.silence(reported.ownSilence))
+        }
+        incidentsShown = incidents.count
+        incidentsTotal = triggered + acknowledged + resolved
+        hasMoreIncidents = incidentsTotal > incidentsShown
+        hasIncidents = incidentsTotal > 0 || !incidents.isEmpty
+    }
+
+    /// Who changed an incident: PagerDuty's display name, "—" without one. A name with `@` (an e-mail address,
+    /// which the webhook endpoint already drops) is never shown.
+    static func agent(_ name: String?) -> String {
+        guard let name, !name.allSatisfy(\.isWhitespace), !name.contains("@") else { return "—" }
+        return name
+    }
+
+    /// A silence of ours: "until" its end while in force, "not yet in Alertmanager" while no Alertmanager took it.
+    static func silence(_ silence: ReportedIncident.OwnSilenceState?) -> String {
+        switch silence {
+        case .inForce(let endsAt): "until \(time(endsAt))"
+        case .notYetInAlertmanager: "not yet in Alertmanager"
+        case nil: "—"
         }
     }
 
@@ -131,7 +184,7 @@ enum StatusPageTemplate {
         table { border-collapse: collapse; }
         th, td { text-align: left; padding: 0.3rem 0.8rem; border-bottom: 1px solid #ddd; }
         td.number { text-align: right; font-variant-numeric: tabular-nums; }
-        .paused, .unreachable { color: #b00020; font-weight: 600; }
+        .paused, .unreachable, .triggered { color: #b00020; font-weight: 600; }
         .meta { color: #555; }
         </style>
         </head>
@@ -175,6 +228,21 @@ enum StatusPageTemplate {
         </table>
         {{/hasDeadLetters}}
         {{^hasDeadLetters}}<p>None.</p>{{/hasDeadLetters}}
+
+        <h2>Incidents as PagerDuty reports them</h2>
+        {{#hasIncidents}}
+        <p id="incident-counts">triggered <strong class="count">{{triggered}}</strong> · acknowledged <strong class="count">{{acknowledged}}</strong> · resolved <strong class="count">{{resolved}}</strong></p>
+        <table id="incidents">
+        <thead><tr><th>route</th><th>dedup_key</th><th>PagerDuty state</th><th>since</th><th>by</th><th>incident</th><th>our silence</th></tr></thead>
+        <tbody>
+        {{#incidents}}
+        <tr><td>{{route}}</td><td><code>{{dedupKey}}</code></td><td class="{{state}}">{{state}}</td><td>{{since}}</td><td class="by">{{by}}</td><td>{{#hasLink}}<a href="{{link}}" rel="noreferrer">{{incidentID}}</a>{{/hasLink}}{{^hasLink}}{{incidentID}}{{/hasLink}}</td><td>{{silence}}</td></tr>
+        {{/incidents}}
+        </tbody>
+        </table>
+        {{#hasMoreIncidents}}<p class="meta">The latest {{incidentsShown}} of {{incidentsTotal}}; <code>queue incidents</code> lists more.</p>{{/hasMoreIncidents}}
+        {{/hasIncidents}}
+        {{^hasIncidents}}<p>None reported: PagerDuty's webhooks are off (no <code>--pagerduty-webhook-secret-file</code>) or have named no alert of ours yet.</p>{{/hasIncidents}}
         </body>
         </html>
 
