@@ -276,7 +276,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PagerDutyEventsTests",
-            dependencies: ["PagerDutyEvents", "CurlHTTP", "PublisherTestSupport"],
+            dependencies: ["PagerDutyEvents", "CurlHTTP", "PublisherTestSupport", "PagerDutyWebhooks"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

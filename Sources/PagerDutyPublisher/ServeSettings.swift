@@ -261,7 +261,8 @@ struct ServeSettings: Sendable {
                 pagerDutyWebhookSecrets = try WebhookSigningSecrets.load(files: secretFiles)
                 pagerDutyWebhookSecretFiles = secretFiles
             } catch {
-                throw SettingsError(description: "--pagerduty-webhook-secret-file: \(error.reason)")
+                throw SettingsError(
+                    description: "--pagerduty-webhook-secret-file: \(error.reason) (flag or PAGERDUTY_PUBLISHER_PAGERDUTY_WEBHOOK_SECRET_FILES).")
             }
         }
         alertmanagerSync = AlertmanagerSyncConfiguration(
@@ -273,7 +274,8 @@ struct ServeSettings: Sendable {
             throw SettingsError(description: "The Alertmanager poll interval must be positive.")
         }
         guard alertmanagerSync.acknowledgedSilenceDuration >= .seconds(60) else {
-            throw SettingsError(description: "--ack-silence-duration must be at least 1m (the silence is extended at half of it).")
+            throw SettingsError(
+                description: "--ack-silence-duration must be at least 1m: the silence is extended at half of it (flag or PAGERDUTY_PUBLISHER_ACK_SILENCE_DURATION).")
         }
         alertmanagerBearerToken = try Self.secret(
             direct: environment["PAGERDUTY_PUBLISHER_ALERTMANAGER_BEARER_TOKEN"],

@@ -6,7 +6,9 @@ import PublisherTestSupport
 /// Runs ``FakePagerDuty`` as a process of its own for the load, storm and chaos scripts.
 ///
 /// Prints its base URL (`http://127.0.0.1:PORT`) as the first line on standard output, then serves until killed.
-/// Faults are switched at run time through `POST /_control` (see ``FakePagerDuty/Faults``).
+/// Faults are switched at run time through `POST /_control` (see ``FakePagerDuty/Faults``). With `--webhook-url`,
+/// it keeps PagerDuty's incidents and sends signed v3 webhooks there: a responder's action through
+/// `POST /_control/incidents`, and with `--events-api-webhooks` the changes the Events API makes.
 @main
 struct FakePagerDutyServer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,7 +17,9 @@ struct FakePagerDutyServer: AsyncParsableCommand {
         discussion: """
             Control: POST /_control with {"mode":"normal"|"outage"|"errors","error_rate":0.3,"latency_ms":2000,\
             "rate_limit_storm":true,"retry_after_s":1} (missing members take their defaults: no fault); \
-            GET /_control returns the faults in force and the answer counts.
+            GET /_control returns the faults in force and the answer counts. \
+            With --webhook-url: POST /_control/incidents with {"dedup_key":"…","action":"acknowledge"|"resolve"|\
+            "unacknowledge"|"reopen","by":"Ada Responder"} changes the incident and sends its signed webhook.
             """
     )
 
@@ -40,7 +44,22 @@ struct FakePagerDutyServer: AsyncParsableCommand {
     )
     var noSchemaValidation = false
 
+    @Option(name: .customLong("webhook-url"), help: "Send PagerDuty's signed v3 webhooks to this loopback URL (e.g. the daemon's http://127.0.0.1:9095/v1/pagerduty), and keep the incidents.")
+    var webhookURL: String?
+
+    @Option(name: .customLong("webhook-secret-file"), help: "File holding the webhooks' signing secret; repeat to sign with several (a rotation).")
+    var webhookSecretFiles: [String] = []
+
+    @Flag(name: .customLong("events-api-webhooks"), help: "Also send the webhooks of the changes the Events API makes (incident.triggered, .acknowledged, .resolved), as PagerDuty does.")
+    var eventsAPIWebhooks = false
+
     func validate() throws {
+        if (webhookURL == nil) != webhookSecretFiles.isEmpty {
+            throw ValidationError("--webhook-url and --webhook-secret-file go together")
+        }
+        if eventsAPIWebhooks, webhookURL == nil {
+            throw ValidationError("--events-api-webhooks needs --webhook-url")
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         if let rateLimitPerMinute, rateLimitPerMinute < 1 {
             throw ValidationError("--rate-limit-per-minute must be at least 1")
@@ -55,8 +74,15 @@ struct FakePagerDutyServer: AsyncParsableCommand {
             controlEndpoint: true,
             seed: seed,
             rateLimitPerMinute: rateLimitPerMinute,
-            keepsRequests: false
+            keepsRequests: false,
+            tracksIncidents: webhookURL != nil
         ))
+        if let webhookURL {
+            let secrets = try webhookSecretFiles.map { path in
+                try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            try fake.setWebhookSubscription(.init(url: webhookURL, signingSecrets: secrets, sendsEventsAPIChanges: eventsAPIWebhooks))
+        }
         if let recorder {
             fake.observeAnswers { recorder.append($0) }
         }

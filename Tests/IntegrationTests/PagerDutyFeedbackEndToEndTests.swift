@@ -5,28 +5,12 @@ import PublisherTestSupport
 import Testing
 
 /// What responders do in PagerDuty, carried into a real Alertmanager: the real daemon between a real Alertmanager
-/// and the fake PagerDuty, whose webhook side (signed v3 webhooks, as PagerDuty sends them) the test plays. On
-/// SQLite, and on PostgreSQL when a cluster is configured (always in CI).
+/// and the fake PagerDuty, which keeps the incidents and sends its signed v3 webhooks to the daemon, both for what
+/// its responders do and, as PagerDuty does, for what the daemon's own events change. On SQLite, and on PostgreSQL
+/// when a cluster is configured (always in CI).
 @Suite("End to end: PagerDuty's webhooks keep a real Alertmanager in step", .serialized, .timeLimit(.minutes(5)))
 struct PagerDutyFeedbackEndToEndTests {
     static let secret = "whsec-e2e-0b7d4c2a9e1f3865"
-
-    /// PagerDuty's side of one incident: sends its signed webhooks to the daemon.
-    struct Responder {
-        var daemonURL: String
-        var dedupKey: String
-
-        func send(_ type: PagerDutyEventType) async throws {
-            let webhook = SignedPagerDutyWebhook.incident(
-                type, agentSummary: "Ada Responder",
-                incident: IncidentSnapshot(id: "PE2E\(dedupKey.prefix(6))", incidentKey: dedupKey),
-                secrets: [PagerDutyFeedbackEndToEndTests.secret])
-            let answer = try await HTTP.post(
-                "\(daemonURL)/v1/pagerduty", body: webhook.bodyText,
-                headers: [SignedPagerDutyWebhook.signatureHeaderName: webhook.signature])
-            guard answer.status == 200 else { throw DaemonError(reason: "the daemon refused \(type.rawValue): \(answer.status) \(answer.body)") }
-        }
-    }
 
     func actions(of dedupKey: String, fake: FakePagerDuty) -> [String] {
         fake.accepted.filter { $0.stringField("dedup_key") == dedupKey }.compactMap { $0.stringField("event_action") }
@@ -73,6 +57,9 @@ struct PagerDutyFeedbackEndToEndTests {
             "--acknowledged-action", "silence", "--ack-silence-duration", "1h",
             "--manual-resolve-action", "retrigger-after:4s", "--reopen-action", "resolve-then-trigger",
         ])
+        // PagerDuty's webhook subscription: the responders' changes, and those the daemon's own events make.
+        try fake.setWebhookSubscription(.init(
+            url: "\(daemon.baseURL)/v1/pagerduty", signingSecrets: [Self.secret], sendsEventsAPIChanges: true))
         let alertmanager = try await AlertmanagerProcess(
             binary: binary, directory: scratch.url, webhookURL: "\(daemon.baseURL)/v1/alertmanager",
             token: DaemonProcess.authToken, port: alertmanagerPort, otherReceiverURL: "\(other.baseURL)/chat",
@@ -84,13 +71,15 @@ struct PagerDutyFeedbackEndToEndTests {
         let acknowledgedKey = LabelSetFingerprint.of(acknowledged)
         try await alertmanager.post([["labels": acknowledged, "annotations": ["summary": "disk full on db-1"]]])
         try await waitFor(["trigger"], of: acknowledgedKey, fake: fake)
+        let firstIncident = try #require(fake.incident(dedupKey: acknowledgedKey))
+        #expect(firstIncident.status == .triggered)
+        #expect(try await fake.waitForWebhook(.incidentTriggered, dedupKey: acknowledgedKey).status == 200)
         try await waitUntil("the other receiver repeats the alert", timeout: .seconds(60)) {
             other.firingNotifications(label: "alertname", value: "E2EAcknowledged") >= 2
         }
 
         // A responder acknowledges: a silence matching exactly that alert appears, and the other receiver stops.
-        let responder = Responder(daemonURL: daemon.baseURL, dedupKey: acknowledgedKey)
-        try await responder.send(.incidentAcknowledged)
+        try await fake.acknowledgeIncident(dedupKey: acknowledgedKey, by: "Ada Responder")
         do {
             try await waitUntilAnswered("our silence is active in Alertmanager", timeout: .seconds(30)) {
                 try await !ownSilences(of: acknowledged, state: "active", in: alertmanager).isEmpty
@@ -102,7 +91,7 @@ struct PagerDutyFeedbackEndToEndTests {
         }
         let silence = try #require(try await ownSilences(of: acknowledged, state: "active", in: alertmanager).first)
         let comment = silence["comment"] as? String ?? ""
-        #expect(comment.contains("Ada Responder") && comment.contains("https://acme.pagerduty.com/incidents/"), "\(comment)")
+        #expect(comment.contains("Ada Responder") && comment.contains(firstIncident.htmlURL), "\(comment)")
         try await waitUntilAnswered("Alertmanager lists the alert as silenced", timeout: .seconds(30)) {
             let answer = try await HTTP.get("\(alertmanager.baseURL)/api/v2/alerts?filter=alertname%3D%22E2EAcknowledged%22")
             return answer.body.contains(#""state":"suppressed""#)
@@ -120,7 +109,7 @@ struct PagerDutyFeedbackEndToEndTests {
         // delay a new incident is triggered.
         // The delay counts from the resolve's occurred_at, which the webhook stamps after this instant.
         let resolveSentAt = ContinuousClock.now
-        try await responder.send(.incidentResolved)
+        try await fake.resolveIncident(dedupKey: acknowledgedKey, by: "Ada Responder")
         try await waitUntilAnswered("our silence is expired", timeout: .seconds(30)) {
             let active = try await ownSilences(of: acknowledged, state: "active", in: alertmanager)
             let expired = try await ownSilences(of: acknowledged, state: "expired", in: alertmanager)
@@ -129,6 +118,8 @@ struct PagerDutyFeedbackEndToEndTests {
         try await waitFor(["trigger", "trigger"], of: acknowledgedKey, fake: fake)
         // 4 s in theory; the second of slack covers the wall clock the daemon reads against this monotonic one.
         #expect(ContinuousClock.now - resolveSentAt >= .seconds(3), "not before retrigger-after:4s")
+        #expect(fake.incidents(dedupKey: acknowledgedKey).map(\.status) == [.resolved, .triggered], "a new incident")
+        #expect(fake.incident(dedupKey: acknowledgedKey)?.id != firstIncident.id)
 
         // A silence someone sets turns into an acknowledge; PagerDuty reports it acknowledged; when the silence
         // ends, the acknowledged incident is resolved and a new one triggered, which pages.
@@ -140,11 +131,20 @@ struct PagerDutyFeedbackEndToEndTests {
             "silence", "add", "alertname=E2EReopened", "--duration=1h", "--comment=maintenance", "--author=ops",
         ])
         try await waitFor(["trigger", "acknowledge"], of: reopenedKey, fake: fake)
-        try await Responder(daemonURL: daemon.baseURL, dedupKey: reopenedKey).send(.incidentAcknowledged)
+        // PagerDuty reports the daemon's acknowledge back, as the service's: the reopen rule needs that state.
+        let reportedAcknowledge = try await fake.waitForWebhook(.incidentAcknowledged, dedupKey: reopenedKey)
+        #expect(reportedAcknowledge.status == 200, "\(reportedAcknowledge.answerBody)")
         _ = try alertmanager.amtool(["silence", "expire", silenceID])
         try await waitFor(["trigger", "acknowledge", "resolve", "trigger"], of: reopenedKey, fake: fake)
+        #expect(fake.incidents(dedupKey: reopenedKey).map(\.status) == [.resolved, .triggered], "a new incident, which pages")
         #expect(try await ownSilences(of: reopened, state: "active", in: alertmanager).isEmpty,
                 "an acknowledge this daemon sent is never made into a silence")
+        try await fake.waitForWebhooksSent()
+        let deliveries = fake.webhookDeliveries
+        #expect(deliveries.allSatisfy { $0.status == 200 },
+                "the daemon took every webhook: \(deliveries.map { "\($0.eventType) \($0.status.map(String.init) ?? $0.failure ?? "")" })")
+        #expect(deliveries.filter { $0.dedupKey == reopenedKey }.map(\.eventType)
+                == [.incidentTriggered, .incidentAcknowledged, .incidentResolved, .incidentTriggered])
 
         let metrics = try await HTTP.get("\(daemon.baseURL)/metrics").body
         #expect(metrics.contains(#"pagerduty_publisher_silences_total{action="created"} 1"#), "\(metrics)")

@@ -11,6 +11,9 @@ import Synchronization
 /// file when `PAGERDUTY_EVENTS_OPENAPI` names it), 413 above 512 KB, and, when
 /// ``enforceRateLimit(perMinute:)`` is set, 429 beyond N requests per routing key in any 60 seconds. Scripted
 /// behaviours (``enqueue(_:)``, ``setDefault(_:)``) override that. Every request is recorded.
+///
+/// It also keeps PagerDuty's incidents and, given a ``WebhookSubscription``, sends PagerDuty's signed v3 webhooks
+/// for what its responders do and, when asked, for what the Events API changes (FakePagerDutyIncidents.swift).
 public final class FakePagerDuty: Sendable {
     /// How the fake answers a request.
     public enum Behaviour: Sendable {
@@ -61,7 +64,7 @@ public final class FakePagerDuty: Sendable {
     public let baseURL: String
     /// The bound port.
     public let port: Int
-    private let core: FakePagerDutyCore
+    let core: FakePagerDutyCore
     private let server: RunningLoopbackServer
 
     private init(core: FakePagerDutyCore, server: RunningLoopbackServer) {
@@ -104,9 +107,11 @@ public final class FakePagerDuty: Sendable {
         }
     }
 
-    /// Stops the server and waits until it has closed its port.
+    /// Stops the server and waits until it has closed its port, then stops sending webhooks (those still queued are
+    /// recorded as not sent).
     public func stop() async {
         await server.stop()
+        await core.webhooks.stop()
     }
 
     /// Sets the behaviour used when no scripted behaviour is queued. Initially ``Behaviour/accept``.
@@ -195,6 +200,8 @@ final class FakePagerDutyCore: Sendable {
     private static let maxBodyBytes = 512 * 1024
 
     let state: Mutex<FakePagerDutyState>
+    /// Sends the webhooks of ``FakePagerDuty/WebhookSubscription``.
+    let webhooks = FakeWebhookSender()
     private let contract: EventContract?
     private let options: FakePagerDuty.Options
 
@@ -205,6 +212,7 @@ final class FakePagerDutyCore: Sendable {
         initial.randomness = SeededRandomNumberGenerator(seed: options.seed)
         initial.rateLimitPerMinute = options.rateLimitPerMinute
         initial.keepsRequests = options.keepsRequests
+        initial.tracksIncidents = options.tracksIncidents
         self.state = Mutex(initial)
     }
 
@@ -214,6 +222,13 @@ final class FakePagerDutyCore: Sendable {
         let body = Array(buffer.readableBytesView)
         if options.controlEndpoint, request.uri.path == FakePagerDuty.controlPath {
             return respondToControl(method: request.method, body: body)
+        }
+        if options.controlEndpoint, request.uri.path == FakePagerDuty.incidentControlPath {
+            guard request.method == .post else {
+                return FakeAnswer.json(405, #"{"status":"invalid request","message":"Use POST"}"#).response
+            }
+            let (status, text) = await respondToIncidentControl(body: body)
+            return FakeAnswer.json(status, text).response
         }
         var headers: [String: String] = [:]
         for field in request.headers {
@@ -250,6 +265,10 @@ final class FakePagerDutyCore: Sendable {
             clientPort: clientPort, receivedAt: receivedAt
         )
         let observer = state.withLock { state in
+            // The incidents follow before the request is listed: a test that saw it accepted sees its incident.
+            if answer.status == 202, endpoint == .enqueue, let dedupKey = answer.dedupKey {
+                state.follow(event: json, dedupKey: dedupKey, webhooks: webhooks)
+            }
             if state.keepsRequests { state.requests.append(received) }
             state.answerCounts[received.status, default: 0] += 1
             return state.observer
@@ -330,7 +349,9 @@ final class FakePagerDutyCore: Sendable {
                              retryAfter: nil)
             }
             let dedupKey = json?.member("dedup_key")?.stringValue ?? generatedDedupKey()
-            return .json(202, Self.successBody(dedupKey: dedupKey))
+            var answer = FakeAnswer.json(202, Self.successBody(dedupKey: dedupKey))
+            answer.dedupKey = dedupKey
+            return answer
         }
     }
 
@@ -383,6 +404,11 @@ struct FakePagerDutyState {
     var observer: (@Sendable (FakePagerDuty.ReceivedRequest) -> Void)?
     var keepsRequests = true
     var answerCounts: [Int: Int] = [:]
+    /// Every incident, oldest first (``FakePagerDuty/incidents``).
+    var incidents: [FakePagerDuty.Incident] = []
+    var incidentCount = 0
+    var tracksIncidents = true
+    var webhookTarget: WebhookTarget?
 }
 
 /// The fake's request context: the basics plus the client's port.
@@ -401,6 +427,8 @@ private struct FakeAnswer {
     var status: Int
     var body: String
     var retryAfter: Int?
+    /// The `dedup_key` of an accepted event.
+    var dedupKey: String?
 
     static func json(_ status: Int, _ body: String, retryAfter: Int? = nil) -> FakeAnswer {
         FakeAnswer(status: status, body: body, retryAfter: retryAfter)
@@ -434,6 +462,9 @@ extension JSONValue {
 extension FakePagerDuty {
     /// The path of the control endpoint (when ``Options/controlEndpoint`` is on).
     public static let controlPath = "/_control"
+    /// The path of the responders' control endpoint (when ``Options/controlEndpoint`` is on): `POST` a responder's
+    /// action on an incident, which sends its webhook (see ``setWebhookSubscription(_:)``).
+    public static let incidentControlPath = "/_control/incidents"
 
     /// How a fake is started.
     public struct Options: Sendable {
@@ -451,6 +482,9 @@ extension FakePagerDuty {
         /// Keep every request in memory for ``FakePagerDuty/requests``; a long-running process may turn it off
         /// and use ``FakePagerDuty/observeAnswers(_:)`` instead.
         public var keepsRequests: Bool
+        /// Keep an incident per `dedup_key` (``FakePagerDuty/incidents``); a long-running process that sends no
+        /// webhooks may turn it off.
+        public var tracksIncidents: Bool
 
         /// Options; the defaults are those of ``FakePagerDuty/start()``.
         public init(
@@ -459,7 +493,8 @@ extension FakePagerDuty {
             controlEndpoint: Bool = false,
             seed: UInt64 = 1,
             rateLimitPerMinute: Int? = nil,
-            keepsRequests: Bool = true
+            keepsRequests: Bool = true,
+            tracksIncidents: Bool = true
         ) {
             self.port = port
             self.validatesSchema = validatesSchema
@@ -467,6 +502,7 @@ extension FakePagerDuty {
             self.seed = seed
             self.rateLimitPerMinute = rateLimitPerMinute
             self.keepsRequests = keepsRequests
+            self.tracksIncidents = tracksIncidents
         }
     }
 

@@ -49,6 +49,24 @@ public struct SignedPagerDutyWebhook: Sendable {
         )
     }
 
+    /// A signed incident event whose `agent` is `agent` (a user or a service; `nil` writes `"agent": null`); see
+    /// ``incidentEventBody(_:eventID:occurredAt:agent:incident:createdAt:)``.
+    public static func incident(
+        _ type: PagerDutyEventType,
+        eventID: String = UUID().uuidString.lowercased(),
+        occurredAt: Date = Date(),
+        agent: Agent?,
+        incident: IncidentSnapshot,
+        createdAt: Date? = nil,
+        secrets: [String]
+    ) -> SignedPagerDutyWebhook {
+        SignedPagerDutyWebhook(
+            body: incidentEventBody(
+                type, eventID: eventID, occurredAt: occurredAt, agent: agent, incident: incident, createdAt: createdAt),
+            secrets: secrets
+        )
+    }
+
     /// A signed `pagey.ping`; see ``pingBody(eventID:occurredAt:)``.
     public static func ping(
         eventID: String = UUID().uuidString.lowercased(),
@@ -71,6 +89,21 @@ public struct SignedPagerDutyWebhook: Sendable {
         agentSummary: String? = "Ada Responder",
         incident: IncidentSnapshot
     ) -> [UInt8] {
+        incidentEventBody(
+            type, eventID: eventID, occurredAt: occurredAt, agent: agentSummary.map { Agent.user($0) }, incident: incident)
+    }
+
+    /// The body of an incident event of `type` made by `agent` (`nil` writes `"agent": null`), as PagerDuty sends it;
+    /// the defaults are those of ``incidentEventBody(_:eventID:occurredAt:agentSummary:incident:)``, and
+    /// `created_at` is `createdAt`, or a minute before `occurredAt`.
+    public static func incidentEventBody(
+        _ type: PagerDutyEventType,
+        eventID: String = UUID().uuidString.lowercased(),
+        occurredAt: Date = Date(),
+        agent: Agent?,
+        incident: IncidentSnapshot,
+        createdAt: Date? = nil
+    ) -> [UInt8] {
         let defaultStatus =
             switch type {
             case .incidentAcknowledged: "acknowledged"
@@ -85,7 +118,7 @@ public struct SignedPagerDutyWebhook: Sendable {
             "number": incident.number ?? 42,
             "status": incident.status ?? defaultStatus,
             "incident_key": incident.incidentKey ?? NSNull(),
-            "created_at": timestamp(occurredAt.addingTimeInterval(-60)),
+            "created_at": timestamp(createdAt ?? occurredAt.addingTimeInterval(-60)),
             "title": incident.title ?? "[FIRING:1] HighLatency api",
             "service": reference("service", id: "PF9KMXH", summary: "API Service"),
             "assignees": [reference("user", id: "PTUXL6G", summary: "User 123")],
@@ -101,7 +134,7 @@ public struct SignedPagerDutyWebhook: Sendable {
             "event_type": type.rawValue,
             "resource_type": "incident",
             "occurred_at": timestamp(occurredAt),
-            "agent": agentSummary.map { reference("user", id: "PLH1HKV", summary: $0) as Any } ?? NSNull(),
+            "agent": agent.map { reference($0.kind.rawValue, id: $0.id, summary: $0.summary) as Any } ?? NSNull(),
             "client": ["name": "PagerDuty"],
             "data": data,
         ]
@@ -123,6 +156,40 @@ public struct SignedPagerDutyWebhook: Sendable {
             "data": ["message": "Hello from your friend Pagey!", "type": "ping"],
         ]
         return json(["event": event])
+    }
+
+    /// Who made a change, as `event.agent` shows it: a user (a responder) or a service (a change that came in through
+    /// an integration, such as an Events API v2 resolve).
+    public struct Agent: Sendable, Equatable {
+        /// The kind of reference `event.agent` is.
+        public enum Kind: String, Sendable {
+            /// `user_reference`.
+            case user
+            /// `service_reference`.
+            case service
+        }
+
+        public var kind: Kind
+        /// `agent.id`.
+        public var id: String
+        /// `agent.summary`: the display name.
+        public var summary: String
+
+        public init(kind: Kind, id: String, summary: String) {
+            self.kind = kind
+            self.id = id
+            self.summary = summary
+        }
+
+        /// A responder.
+        public static func user(_ summary: String, id: String = "PLH1HKV") -> Agent {
+            Agent(kind: .user, id: id, summary: summary)
+        }
+
+        /// A service, for changes made through one of its integrations.
+        public static func service(_ summary: String, id: String = "PF9KMXH") -> Agent {
+            Agent(kind: .service, id: id, summary: summary)
+        }
     }
 
     /// The value of `X-PagerDuty-Signature` for `body`: `v1=<HMAC-SHA256 of body under secret, lower-case hex>`
