@@ -18,13 +18,16 @@ struct WebConfigReceiverTests {
         "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
     }
 
-    /// A live web configuration with the user `alertmanager` and two headers, from a file in a scratch directory.
+    /// A live web configuration with the user `alertmanager` and two headers, loaded from a file in a scratch directory
+    /// that is removed once loaded.
     static func webConfig(users: Bool = true) throws -> LiveWebConfig {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pdp-web-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("web.yml").path
         var text = "http_server_config:\n  headers:\n    X-Frame-Options: deny\n    Content-Security-Policy: default-src 'none'\n"
         if users { text += "basic_auth_users:\n  alertmanager: \(Bcrypt.hash(password, cost: 4))\n" }
+        // Loaded once here and never reloaded by these tests: the scratch directory can go at once.
+        defer { try? FileManager.default.removeItem(at: directory) }
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         return LiveWebConfig(path: path, initial: try WebConfigLoader.load(path: path))
     }
