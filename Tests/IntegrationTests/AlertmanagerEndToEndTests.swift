@@ -228,17 +228,9 @@ final class AlertmanagerProcess: Sendable {
 
     /// Runs `amtool` against this Alertmanager and returns what it printed.
     func amtool(_ arguments: [String]) throws -> String {
-        let tool = Process()
-        tool.executableURL = URL(fileURLWithPath: "/usr/bin/amtool")
-        tool.arguments = arguments + ["--alertmanager.url=\(baseURL)"]
-        let output = Pipe()
-        tool.standardOutput = output
-        tool.standardError = output
-        try tool.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        tool.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard tool.terminationStatus == 0 else { throw DaemonError(reason: "amtool \(arguments) failed: \(text)") }
+        let exit = try ChildProcess.runBlocking("/usr/bin/amtool", arguments + ["--alertmanager.url=\(baseURL)"], mergingErrors: true)
+        let text = exit.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard exit.status == 0 else { throw DaemonError(reason: "amtool \(arguments) failed: \(text)") }
         return text
     }
 

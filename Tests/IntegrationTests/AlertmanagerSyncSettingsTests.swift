@@ -17,8 +17,8 @@ struct AlertmanagerSyncSettingsTests {
         (["--reopen-action", "sometimes"], "--reopen-action"),
         (["--alertmanager-basic-auth-username", "ops"], "--alertmanager-basic-auth-password-file"),
     ])
-    func aBadOptionStopsTheDaemonWithExitCode78AndNamesIt(arguments: [String], named: String) throws {
-        let exit = try DaemonProcess.runToExit(["serve", "--dry-run"] + arguments)
+    func aBadOptionStopsTheDaemonWithExitCode78AndNamesIt(arguments: [String], named: String) async throws {
+        let exit = try await DaemonProcess.runToExit(["serve", "--dry-run"] + arguments)
         #expect(exit.status == 78)
         #expect(exit.errorOutput.contains(named), "\(exit.errorOutput)")
         #expect(!exit.errorOutput.contains("pass@"), "no credential echoed")

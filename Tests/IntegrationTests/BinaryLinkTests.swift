@@ -22,8 +22,8 @@ struct BinaryLinkTests {
         return path.split(separator: ":").contains { access("\($0)/ld.lld", X_OK) == 0 }
     }
 
-    @Test func theBinaryHasPackedRelativeRelocationsExactlyWhereTheBuildMachineAllowsThem() throws {
-        let exit = try DaemonProcess.run(
+    @Test func theBinaryHasPackedRelativeRelocationsExactlyWhereTheBuildMachineAllowsThem() async throws {
+        let exit = try await DaemonProcess.run(
             executable: "/usr/bin/env", arguments: ["readelf", "--dynamic", DaemonProcess.binaryURL.path])
         #expect(exit.status == 0, "readelf: \(exit.errorOutput)")
         let hasRELR = exit.output.contains("(RELR)")

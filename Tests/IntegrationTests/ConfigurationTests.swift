@@ -200,7 +200,7 @@ struct ConfigurationTests {
         await fake.stop()
     }
 
-    @Test func checkConfigListsEveryProblem() throws {
+    @Test func checkConfigListsEveryProblem() async throws {
         let scratch = try ScratchDirectory()
         let config = scratch.url.appendingPathComponent("bad.yaml").path
         try """
@@ -226,7 +226,7 @@ struct ConfigurationTests {
                 manual_resolve: retrigger-after:soon
                 reopen: maybe
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        let exit = try DaemonProcess.runToExit(["check-config", "--config", config])
+        let exit = try await DaemonProcess.runToExit(["check-config", "--config", config])
         #expect(exit.status != 0)
         for expected in [
             "unknown setting 'route'", "32 letters or digits", "match[0]", "match[1]", "severity_map.p0",
@@ -241,7 +241,7 @@ struct ConfigurationTests {
         #expect(!exit.errorOutput.contains("tooShortSecretValue"))
 
         let (good, _) = try writeConfiguration(scratch)
-        let ok = try DaemonProcess.runToExit(["check-config", "--config", good])
+        let ok = try await DaemonProcess.runToExit(["check-config", "--config", good])
         #expect(ok.status == 0, "\(ok.errorOutput)")
         #expect(ok.output.contains("OK, 2 routes"))
         #expect(
@@ -257,9 +257,9 @@ struct ConfigurationTests {
 struct CheckConfigDatabaseTests {
     static let password = "s3cretDatabasePassword"
 
-    @Test func aSoundPostgresURLIsDescribedWithoutItsPasswordAndWithoutConnecting() throws {
+    @Test func aSoundPostgresURLIsDescribedWithoutItsPasswordAndWithoutConnecting() async throws {
         // Port 9 on loopback: nothing listens there, and check-config must not try.
-        let ok = try DaemonProcess.runToExit(["check-config", "--database", "postgres://publisher:\(Self.password)@127.0.0.1:9/alerts"])
+        let ok = try await DaemonProcess.runToExit(["check-config", "--database", "postgres://publisher:\(Self.password)@127.0.0.1:9/alerts"])
         #expect(ok.status == 0, "\(ok.errorOutput)")
         #expect(ok.output.contains("database postgres://publisher:***@127.0.0.1:9/alerts: OK, PostgreSQL (sslmode=disable)"), "\(ok.output)")
         #expect(!(ok.output + ok.errorOutput).contains(Self.password))
@@ -272,16 +272,16 @@ struct CheckConfigDatabaseTests {
         ("postgres://publisher@127.0.0.1/alerts?pool=9", "unsupported query parameters: pool"),
         ("mysql://publisher@127.0.0.1/alerts", "is a URL of a store that is not supported"),
     ])
-    func aBadDatabaseIsAProblemNamingWhatIsWrong(url: String, expected: String) throws {
-        let exit = try DaemonProcess.runToExit(["check-config", "--database", url])
+    func aBadDatabaseIsAProblemNamingWhatIsWrong(url: String, expected: String) async throws {
+        let exit = try await DaemonProcess.runToExit(["check-config", "--database", url])
         #expect(exit.status != 0)
         #expect(exit.errorOutput.contains("1 problem:"), "\(exit.errorOutput)")
         #expect(exit.errorOutput.contains(expected), "\(exit.errorOutput)")
         #expect(!(exit.output + exit.errorOutput).contains(Self.password))
     }
 
-    @Test func theDatabaseFromTheEnvironmentWithAMissingPasswordFileIsAProblem() throws {
-        let exit = try DaemonProcess.runToExit(
+    @Test func theDatabaseFromTheEnvironmentWithAMissingPasswordFileIsAProblem() async throws {
+        let exit = try await DaemonProcess.runToExit(
             ["check-config"],
             environment: [
                 "PAGERDUTY_PUBLISHER_DATABASE": "postgres://publisher@127.0.0.1/alerts",
@@ -291,15 +291,15 @@ struct CheckConfigDatabaseTests {
         #expect(exit.errorOutput.contains("/nonexistent/db-password"), "\(exit.errorOutput)")
     }
 
-    @Test func sqliteFilesAreCheckedAndProblemsOfTheRoutesAndTheDatabaseAreListedTogether() throws {
+    @Test func sqliteFilesAreCheckedAndProblemsOfTheRoutesAndTheDatabaseAreListedTogether() async throws {
         let scratch = try ScratchDirectory()
-        let good = try DaemonProcess.runToExit(["check-config", "--database", scratch.url.appendingPathComponent("new/publisher.sqlite").path])
+        let good = try await DaemonProcess.runToExit(["check-config", "--database", scratch.url.appendingPathComponent("new/publisher.sqlite").path])
         #expect(good.status == 0, "\(good.errorOutput)")
         #expect(good.output.contains("OK, SQLite"))
 
         let config = scratch.url.appendingPathComponent("routes.yaml").path
         try "routes:\n  - name: only\n    routing_key: short\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let both = try DaemonProcess.runToExit([
+        let both = try await DaemonProcess.runToExit([
             "check-config", "--config", config, "--database", scratch.url.path + "/",
         ])
         #expect(both.status != 0)
@@ -307,15 +307,15 @@ struct CheckConfigDatabaseTests {
         #expect(both.errorOutput.contains("32 letters or digits"))
         #expect(both.errorOutput.contains("is a directory"))
 
-        let sqliteWithPasswordFile = try DaemonProcess.runToExit([
+        let sqliteWithPasswordFile = try await DaemonProcess.runToExit([
             "check-config", "--database", scratch.url.appendingPathComponent("p.sqlite").path, "--database-password-file", config,
         ])
         #expect(sqliteWithPasswordFile.status != 0)
         #expect(sqliteWithPasswordFile.errorOutput.contains("are for a postgres:// database"))
     }
 
-    @Test func nothingToCheckIsAUsageError() throws {
-        let exit = try DaemonProcess.runToExit(["check-config"])
+    @Test func nothingToCheckIsAUsageError() async throws {
+        let exit = try await DaemonProcess.runToExit(["check-config"])
         #expect(exit.status != 0)
         #expect(exit.errorOutput.contains("Name what to check"))
     }
@@ -330,8 +330,8 @@ struct ExampleConfigurationTests {
     }
 
     @Test(arguments: ["config-single-team.yaml", "config-teams-by-label.yaml"])
-    func examplesHaveNoProblemButTheirMissingKeyFiles(name: String) throws {
-        let exit = try DaemonProcess.runToExit(["check-config", "--config", Self.examples.appendingPathComponent(name).path])
+    func examplesHaveNoProblemButTheirMissingKeyFiles(name: String) async throws {
+        let exit = try await DaemonProcess.runToExit(["check-config", "--config", Self.examples.appendingPathComponent(name).path])
         let problems = exit.errorOutput.split(separator: "\n").filter { $0.hasPrefix("  - ") }
         #expect(!problems.isEmpty, "the example key files do not exist here")
         #expect(problems.allSatisfy { $0.contains("cannot be read") }, "\(problems)")
@@ -364,8 +364,8 @@ struct DaemonBasicAuthTests {
         await fake.stop()
     }
 
-    @Test func aUserNameWithoutAPasswordIsRefusedAtStart() throws {
-        let exit = try DaemonProcess.runToExit(["serve", "--dry-run", "--basic-auth-username", "alertmanager"])
+    @Test func aUserNameWithoutAPasswordIsRefusedAtStart() async throws {
+        let exit = try await DaemonProcess.runToExit(["serve", "--dry-run", "--basic-auth-username", "alertmanager"])
         #expect(exit.status != 0)
         #expect(exit.errorOutput.contains("Basic auth needs both a user name"))
     }

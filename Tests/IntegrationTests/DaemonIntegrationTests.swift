@@ -260,8 +260,8 @@ struct DaemonIntegrationTests {
 
 @Suite("Command line", .timeLimit(.minutes(5)))
 struct CommandLineTests {
-    @Test func withoutARoutingKeyServeExitsWithOneClearSentence() throws {
-        let exit = try DaemonProcess.runToExit(["serve", "--listen", "127.0.0.1:0"])
+    @Test func withoutARoutingKeyServeExitsWithOneClearSentence() async throws {
+        let exit = try await DaemonProcess.runToExit(["serve", "--listen", "127.0.0.1:0"])
         #expect(exit.status != 0)
         #expect(exit.errorOutput.contains("No PagerDuty routing key"))
         #expect(exit.errorOutput.contains("--routing-key"))
@@ -269,8 +269,8 @@ struct CommandLineTests {
         #expect(exit.errorOutput.split(separator: "\n").count == 1)
     }
 
-    @Test func aMalformedRoutingKeyIsRefusedWithoutEchoingIt() throws {
-        let exit = try DaemonProcess.runToExit(["serve", "--routing-key", "short-secret-value"])
+    @Test func aMalformedRoutingKeyIsRefusedWithoutEchoingIt() async throws {
+        let exit = try await DaemonProcess.runToExit(["serve", "--routing-key", "short-secret-value"])
         #expect(exit.status != 0)
         #expect(exit.errorOutput.contains("32-character"))
         #expect(!exit.errorOutput.contains("short-secret-value"))
@@ -304,8 +304,8 @@ struct CommandLineTests {
         try await daemon.waitForLog("Delivered event")
     }
 
-    @Test func versionPrintsTheVersion() throws {
-        let exit = try DaemonProcess.runToExit(["version"])
+    @Test func versionPrintsTheVersion() async throws {
+        let exit = try await DaemonProcess.runToExit(["version"])
         #expect(exit.status == 0)
         #expect(exit.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
     }

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import PublisherTestSupport
 import Synchronization
 
 /// The real `pagerduty-publisher` binary, started as a child process on loopback with its output captured.
@@ -73,28 +74,19 @@ final class DaemonProcess: Sendable {
     }
 
     /// Runs the binary to completion with `arguments` (for commands that exit by themselves).
-    static func runToExit(_ arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil) throws -> Exit {
-        try run(executable: binaryURL.path, arguments: arguments, environment: environment, workingDirectory: workingDirectory)
+    static func runToExit(_ arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil) async throws -> Exit {
+        try await run(executable: binaryURL.path, arguments: arguments, environment: environment, workingDirectory: workingDirectory)
     }
 
-    /// Runs any executable to completion with `arguments`, in the clean environment plus `environment`.
+    /// Runs any executable to completion with `arguments`, in the clean environment plus `environment`, on a thread
+    /// of its own (``ChildProcess``).
     static func run(
         executable: String, arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil
-    ) throws -> Exit {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
-        process.arguments = arguments
-        process.environment = cleanEnvironment.merging(environment) { _, new in new }
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Exit(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self), errorOutput: String(decoding: err, as: UTF8.self))
+    ) async throws -> Exit {
+        let exit = try await ChildProcess.run(
+            executable, arguments, environment: cleanEnvironment.merging(environment) { _, new in new },
+            workingDirectory: workingDirectory)
+        return Exit(status: exit.status, output: exit.output, errorOutput: exit.errorOutput)
     }
 
     /// The environment without any of the daemon's own variables, so the developer's shell cannot leak in.

@@ -9,14 +9,14 @@ struct FailClosedDaemonTests {
     static let first = "first-T0ken-for-the-receiver-001"
     static let second = "second-T0ken-for-the-receiver-02"
 
-    @Test func aBlankTokenStopsServeWithExit78InsteadOfTurningAuthOff() throws {
+    @Test func aBlankTokenStopsServeWithExit78InsteadOfTurningAuthOff() async throws {
         let scratch = try ScratchDirectory()
         let file = scratch.url.appendingPathComponent("auth-token").path
         try "\n".write(toFile: file, atomically: true, encoding: .utf8)
         for (arguments, environment) in [
             (["--auth-token-file", file], [:]), (["--auth-token", " "], [:]), ([], ["PAGERDUTY_PUBLISHER_AUTH_TOKEN": ""]),
         ] as [([String], [String: String])] {
-            let exit = try DaemonProcess.runToExit(
+            let exit = try await DaemonProcess.runToExit(
                 ["serve", "--dry-run", "--listen", "127.0.0.1:0", "--database", scratch.database] + arguments, environment: environment)
             #expect(exit.status == 78, "\(arguments) \(environment)")
             #expect(exit.errorOutput.contains("auth token"), "\(exit.errorOutput)")
@@ -25,8 +25,8 @@ struct FailClosedDaemonTests {
         }
     }
 
-    @Test func anUnusableDurationIsExit78WithASentence() throws {
-        let exit = try DaemonProcess.runToExit(["serve", "--dry-run", "--listen", "127.0.0.1:0", "--ledger-ttl", "1e300"])
+    @Test func anUnusableDurationIsExit78WithASentence() async throws {
+        let exit = try await DaemonProcess.runToExit(["serve", "--dry-run", "--listen", "127.0.0.1:0", "--ledger-ttl", "1e300"])
         #expect(exit.status == 78)
         #expect(exit.errorOutput.contains("The ledger TTL \"1e300\" is not a usable duration"))
         #expect(exit.errorOutput.split(separator: "\n").count == 1)
@@ -73,13 +73,13 @@ struct FailClosedDaemonTests {
                 match: ['team = web']
             """
         try broken.write(toFile: config, atomically: true, encoding: .utf8)
-        let start = try DaemonProcess.runToExit(
+        let start = try await DaemonProcess.runToExit(
             ["serve", "--dry-run", "--listen", "127.0.0.1:0", "--database", scratch.database, "--config", config])
         #expect(start.status == 78)
         #expect(start.errorOutput.contains("not valid YAML: line"), "\(start.errorOutput)")
         #expect(!start.errorOutput.contains(inlineKey))
         #expect(!start.output.contains(inlineKey))
-        let check = try DaemonProcess.runToExit(["check-config", "--config", config])
+        let check = try await DaemonProcess.runToExit(["check-config", "--config", config])
         #expect(check.status != 0)
         #expect(!check.errorOutput.contains(inlineKey) && !check.output.contains(inlineKey))
 
@@ -129,16 +129,16 @@ struct DatabaseLockDaemonTests {
         let scratch = try ScratchDirectory()
         let first = try await DaemonProcess(arguments: ["--dry-run", "--database", scratch.database])
 
-        let second = try DaemonProcess.runToExit(["serve", "--dry-run", "--listen", "127.0.0.1:0", "--database", scratch.database])
+        let second = try await DaemonProcess.runToExit(["serve", "--dry-run", "--listen", "127.0.0.1:0", "--database", scratch.database])
         #expect(second.status == 78)
         #expect(second.errorOutput.contains("already used by process \(first.pid)"), "\(second.errorOutput)")
         #expect(second.errorOutput.contains(scratch.database))
         #expect(second.errorOutput.split(separator: "\n").count == 1)
         #expect(!second.output.contains("Receiver listening"))
 
-        let status = try DaemonProcess.runToExit(["queue", "status", "--database", scratch.database])
+        let status = try await DaemonProcess.runToExit(["queue", "status", "--database", scratch.database])
         #expect(status.status == 0, "\(status.errorOutput)")
-        let list = try DaemonProcess.runToExit(["queue", "list", "--database", scratch.database])
+        let list = try await DaemonProcess.runToExit(["queue", "list", "--database", scratch.database])
         #expect(list.status == 0, "\(list.errorOutput)")
 
         let answer = try await HTTP.post("\(first.baseURL)/v1/alertmanager", body: Webhook.body(Webhook.firing("Still", ["s"])))
@@ -152,9 +152,9 @@ struct DatabaseLockDaemonTests {
         #expect(try await afterKill.terminate() == 0, "a SIGKILLed daemon leaves no lock behind")
     }
 
-    @Test func aDatabaseURLOfAnotherStoreIsRefusedAndCreatesNothing() throws {
+    @Test func aDatabaseURLOfAnotherStoreIsRefusedAndCreatesNothing() async throws {
         let scratch = try ScratchDirectory()
-        let exit = try DaemonProcess.runToExit(
+        let exit = try await DaemonProcess.runToExit(
             ["serve", "--dry-run", "--listen", "127.0.0.1:0", "--database", "mysql://pager:hunter2@db.internal/publisher"],
             workingDirectory: scratch.url)
         #expect(exit.status == 78)
@@ -162,7 +162,7 @@ struct DatabaseLockDaemonTests {
         #expect(!exit.errorOutput.contains("hunter2"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).isEmpty, "no directory named after the URL")
 
-        let queue = try DaemonProcess.runToExit(["queue", "status", "--database", "mysql://pager:hunter2@db.internal/publisher"])
+        let queue = try await DaemonProcess.runToExit(["queue", "status", "--database", "mysql://pager:hunter2@db.internal/publisher"])
         #expect(queue.status != 0)
         #expect(queue.errorOutput.contains("is a URL"), "\(queue.errorOutput)")
         #expect(!queue.errorOutput.contains("hunter2"))

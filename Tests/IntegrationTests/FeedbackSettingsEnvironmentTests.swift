@@ -136,16 +136,16 @@ struct FeedbackSettingsEnvironmentTests {
         ("PAGERDUTY_PUBLISHER_MANUAL_RESOLVE_ACTION", "page-again"),
         ("PAGERDUTY_PUBLISHER_REOPEN_ACTION", "sometimes"),
     ])
-    func aBadVariableStopsTheDaemonWithExitCode78(variable: String, value: String) throws {
-        let exit = try DaemonProcess.runToExit(["serve", "--dry-run"], environment: [variable: value])
+    func aBadVariableStopsTheDaemonWithExitCode78(variable: String, value: String) async throws {
+        let exit = try await DaemonProcess.runToExit(["serve", "--dry-run"], environment: [variable: value])
         #expect(exit.status == 78)
         #expect(exit.errorOutput.contains(variable), "\(exit.errorOutput)")
     }
 
-    @Test func anUnreadableSecretFileFromTheVariableStopsTheDaemon() throws {
+    @Test func anUnreadableSecretFileFromTheVariableStopsTheDaemon() async throws {
         let scratch = try ScratchDirectory()
         let missing = scratch.url.appendingPathComponent("missing-secret").path
-        let exit = try DaemonProcess.runToExit(["serve", "--dry-run"], environment: [Self.secretFilesVariable: missing])
+        let exit = try await DaemonProcess.runToExit(["serve", "--dry-run"], environment: [Self.secretFilesVariable: missing])
         #expect(exit.status == 78)
         #expect(exit.errorOutput.contains(missing), "\(exit.errorOutput)")
     }

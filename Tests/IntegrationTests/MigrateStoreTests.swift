@@ -43,7 +43,7 @@ struct MigrateStoreTests {
         let database = try PostgresTestDatabase.create(label: "migrate")
         defer { try? database.drop() }
 
-        let moved = try DaemonProcess.runToExit(["migrate-store", "--from", scratch.database, "--to", database.url])
+        let moved = try await DaemonProcess.runToExit(["migrate-store", "--from", scratch.database, "--to", database.url])
         #expect(moved.status == 0, "\(moved.errorOutput)")
         #expect(moved.output.contains("Moved 2 ledger entries, 3 pending events and 1 dead letters"), "\(moved.output)")
 
@@ -56,13 +56,13 @@ struct MigrateStoreTests {
             try database.psql("SELECT dedup_key || ' ' || coalesce(trace_context, '-') FROM outbox ORDER BY id")
                 == "a -\nc \(Self.traceparent)\na -", "the trace context comes along")
 
-        let status = try DaemonProcess.runToExit(["queue", "status", "--database", database.url])
+        let status = try await DaemonProcess.runToExit(["queue", "status", "--database", database.url])
         #expect(status.status == 0, "\(status.errorOutput)")
         #expect(status.output.contains("default") && status.output.contains("db"), "\(status.output)")
-        let dead = try DaemonProcess.runToExit(["queue", "list", "--dead", "--database", database.url])
+        let dead = try await DaemonProcess.runToExit(["queue", "list", "--dead", "--database", database.url])
         #expect(dead.output.contains("400 bad"), "\(dead.output)")
 
-        let again = try DaemonProcess.runToExit(["migrate-store", "--from", scratch.database, "--to", database.url])
+        let again = try await DaemonProcess.runToExit(["migrate-store", "--from", scratch.database, "--to", database.url])
         #expect(again.status != 0)
         #expect(again.errorOutput.contains("already holds data"), "\(again.errorOutput)")
         #expect(try database.psql("SELECT count(*) FROM outbox") == "3", "nothing was added twice")
@@ -72,7 +72,7 @@ struct MigrateStoreTests {
         let scratch = try ScratchDirectory()
         try await Self.fill(scratch.database)
         let daemon = try await DaemonProcess(arguments: ["--dry-run", "--database", scratch.database])
-        let locked = try DaemonProcess.runToExit([
+        let locked = try await DaemonProcess.runToExit([
             "migrate-store", "--from", scratch.database, "--to", "postgres://pager:hunter2@127.0.0.1:1/publisher",
         ])
         #expect(locked.status != 0)

@@ -69,11 +69,11 @@ struct PagerDutyWebhookIntegrationTests {
         await fake.stop()
     }
 
-    @Test func anUnreadableSecretFileStopsTheDaemonAtStartNamingTheFile() throws {
+    @Test func anUnreadableSecretFileStopsTheDaemonAtStartNamingTheFile() async throws {
         let scratch = try ScratchDirectory()
         let empty = scratch.url.appendingPathComponent("empty-secret").path
         try "".write(toFile: empty, atomically: true, encoding: .utf8)
-        let exit = try DaemonProcess.runToExit([
+        let exit = try await DaemonProcess.runToExit([
             "serve", "--routing-key", DaemonProcess.routingKey, "--database", scratch.database, "--dry-run",
             "--pagerduty-webhook-secret-file", empty,
         ])

@@ -31,8 +31,8 @@ struct QueueCommandTests {
         return (store, ids[0])
     }
 
-    func run(_ arguments: [String], _ scratch: borrowing ScratchDirectory) throws -> DaemonProcess.Exit {
-        try DaemonProcess.runToExit(["queue"] + arguments + ["--database", scratch.database])
+    func run(_ arguments: [String], _ scratch: borrowing ScratchDirectory) async throws -> DaemonProcess.Exit {
+        try await DaemonProcess.runToExit(["queue"] + arguments + ["--database", scratch.database])
     }
 
     /// The cells of the table row whose first cell is `first`.
@@ -43,7 +43,7 @@ struct QueueCommandTests {
     @Test func statusShowsFiguresPerRouteAndTotal() async throws {
         let scratch = try ScratchDirectory()
         _ = try await prepareDatabase(scratch)
-        let exit = try run(["status"], scratch)
+        let exit = try await run(["status"], scratch)
         #expect(exit.status == 0, "\(exit.errorOutput)")
         #expect(row(exit.output, "default")?.prefix(3) == ["default", "2", "1"])
         #expect(row(exit.output, "db")?.prefix(3) == ["db", "1", "0"])
@@ -62,7 +62,7 @@ struct QueueCommandTests {
         }
         try await store.commit(
             ledger: [entry("i1", .acknowledged), entry("i2", .acknowledged), entry("i3", .resolved), entry("i4", nil)], outbox: [])
-        let exit = try run(["status"], scratch)
+        let exit = try await run(["status"], scratch)
         #expect(exit.status == 0, "\(exit.errorOutput)")
         #expect(
             exit.output.contains("Incidents as PagerDuty last reported them (POST /v1/pagerduty): triggered 0, acknowledged 2, resolved 1"),
@@ -72,7 +72,7 @@ struct QueueCommandTests {
     @Test func incidentsListsPagerDutysStatePerAlertNewestFirstWithWhenAndByWhom() async throws {
         let scratch = try ScratchDirectory()
         let (store, _) = try await prepareDatabase(scratch)
-        let empty = try run(["incidents"], scratch)
+        let empty = try await run(["incidents"], scratch)
         #expect(empty.status == 0, "\(empty.errorOutput)")
         #expect(empty.output.contains("No incidents reported by PagerDuty."), "\(empty.output)")
 
@@ -96,7 +96,7 @@ struct QueueCommandTests {
             ],
             outbox: [])
 
-        let exit = try run(["incidents"], scratch)
+        let exit = try await run(["incidents"], scratch)
         #expect(exit.status == 0, "\(exit.errorOutput)")
         let lines = exit.output.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
         #expect(lines.first == ["ROUTE", "DEDUP", "KEY", "PAGERDUTY", "STATE", "SINCE", "BY", "INCIDENT", "OUR", "SILENCE"])
@@ -108,15 +108,15 @@ struct QueueCommandTests {
         #expect(lines.last == ["default", "i3", "triggered", RFC3339.format(now - 600), "Bob", "Pi3", "-"])
         #expect(!exit.output.contains("BODY-MARKER") && !exit.output.contains(DaemonProcess.routingKey))
 
-        let acknowledgedOnly = try run(["incidents", "--state", "acknowledged"], scratch)
+        let acknowledgedOnly = try await run(["incidents", "--state", "acknowledged"], scratch)
         #expect(acknowledgedOnly.status == 0, "\(acknowledgedOnly.errorOutput)")
         #expect(acknowledgedOnly.output.split(separator: "\n").dropFirst().map { $0.split(separator: " ")[1] } == ["i1"])
-        let newest = try run(["incidents", "--limit", "1"], scratch)
+        let newest = try await run(["incidents", "--limit", "1"], scratch)
         #expect(newest.output.split(separator: "\n").dropFirst().map { $0.split(separator: " ")[1] } == ["i2"])
-        let triggered = try run(["incidents", "--state", "triggered", "--limit", "5"], scratch)
+        let triggered = try await run(["incidents", "--state", "triggered", "--limit", "5"], scratch)
         #expect(triggered.output.split(separator: "\n").dropFirst().map { $0.split(separator: " ")[1] } == ["i3"])
 
-        let bad = try run(["incidents", "--state", "snoozed"], scratch)
+        let bad = try await run(["incidents", "--state", "snoozed"], scratch)
         #expect(bad.status != 0)
         #expect(bad.errorOutput.contains("--state must be triggered, acknowledged or resolved"), "\(bad.errorOutput)")
     }
@@ -124,11 +124,11 @@ struct QueueCommandTests {
     @Test func listShowsEventsAndDeadLettersWithoutBodies() async throws {
         let scratch = try ScratchDirectory()
         let (_, deadLetterID) = try await prepareDatabase(scratch)
-        let pending = try run(["list"], scratch)
+        let pending = try await run(["list"], scratch)
         #expect(pending.status == 0)
         #expect(["p1", "p2", "p3"].allSatisfy { pending.output.contains($0) })
         #expect(!pending.output.contains("refused"))
-        let dead = try run(["list", "--dead"], scratch)
+        let dead = try await run(["list", "--dead"], scratch)
         #expect(row(dead.output, "\(deadLetterID)")?.contains("refused") == true)
         #expect(dead.output.contains("bad summary"))
         #expect(!(pending.output + dead.output).contains("BODY-MARKER"), "bodies are never printed")
@@ -137,10 +137,10 @@ struct QueueCommandTests {
     @Test func retryMovesADeadLetterBackAndTheDaemonDeliversIt() async throws {
         let scratch = try ScratchDirectory()
         let (store, deadLetterID) = try await prepareDatabase(scratch)
-        #expect(try run(["retry"], scratch).status != 0, "neither ids nor --all is refused")
-        let unknown = try run(["retry", "99999"], scratch)
+        #expect(try await run(["retry"], scratch).status != 0, "neither ids nor --all is refused")
+        let unknown = try await run(["retry", "99999"], scratch)
         #expect(unknown.output.contains("Moved 0 dead letters"))
-        let retried = try run(["retry", "\(deadLetterID)"], scratch)
+        let retried = try await run(["retry", "\(deadLetterID)"], scratch)
         #expect(retried.status == 0)
         #expect(retried.output.contains("Moved 1 dead letter back"))
         #expect(try await store.queueStats().deadLetters == 0)
@@ -155,7 +155,7 @@ struct QueueCommandTests {
         #expect(delivered.allSatisfy { $0.routingKey == DaemonProcess.routingKey })
         // The event of the unconfigured route `db` cannot be sent anywhere: it becomes a dead letter.
         try await daemon.waitForLog("Event moved to dead letters")
-        let dead = try run(["list", "--dead"], scratch)
+        let dead = try await run(["list", "--dead"], scratch)
         #expect(row(dead.output, "4")?.contains("p3") == true)
         #expect(dead.output.contains(#"route "db" is no longer configured"#))
         _ = try await daemon.terminate()
@@ -165,21 +165,21 @@ struct QueueCommandTests {
     @Test func purgeNeedsYes() async throws {
         let scratch = try ScratchDirectory()
         let (store, _) = try await prepareDatabase(scratch)
-        let refused = try run(["purge"], scratch)
+        let refused = try await run(["purge"], scratch)
         #expect(refused.status != 0)
         #expect(refused.errorOutput.contains("would delete 1 dead letters"))
         #expect(refused.errorOutput.contains("--yes"))
         #expect(try await store.queueStats().deadLetters == 1, "nothing deleted without --yes")
 
-        #expect(try run(["purge", "--yes"], scratch).output.contains("Deleted 1 dead letters"))
+        #expect(try await run(["purge", "--yes"], scratch).output.contains("Deleted 1 dead letters"))
         #expect(try await store.queueStats() .deadLetters == 0)
         #expect(try await store.queueStats().pending == 3, "purging dead letters keeps pending events")
-        #expect(try run(["purge", "--pending", "--yes"], scratch).output.contains("Deleted 3 pending events"))
+        #expect(try await run(["purge", "--pending", "--yes"], scratch).output.contains("Deleted 3 pending events"))
         #expect(try await store.queueStats().pending == 0)
     }
 
-    @Test func aMissingDatabaseIsNamed() throws {
-        let exit = try DaemonProcess.runToExit(["queue", "status", "--database", "/nonexistent/publisher.sqlite"])
+    @Test func aMissingDatabaseIsNamed() async throws {
+        let exit = try await DaemonProcess.runToExit(["queue", "status", "--database", "/nonexistent/publisher.sqlite"])
         #expect(exit.status != 0)
         #expect(exit.errorOutput.contains("No database at /nonexistent/publisher.sqlite"))
     }

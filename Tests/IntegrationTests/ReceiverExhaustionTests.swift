@@ -160,8 +160,8 @@ struct ReceiverLimitSettingsTests {
         (["--read-timeout", "soon"], "The read timeout \"soon\" is not a usable duration"),
         (["--idle-timeout", "later"], "The idle timeout \"later\" is not a usable duration"),
     ])
-    func badLimitsAreRefused(arguments: [String], sentence: String) throws {
-        let exit = try DaemonProcess.runToExit(["serve", "--dry-run"] + arguments)
+    func badLimitsAreRefused(arguments: [String], sentence: String) async throws {
+        let exit = try await DaemonProcess.runToExit(["serve", "--dry-run"] + arguments)
         #expect(exit.status == 78)
         #expect(exit.errorOutput.contains(sentence), "stderr: \(exit.errorOutput)")
     }
@@ -211,7 +211,7 @@ struct ReceiverLimitSettingsTests {
         // Had the refused requests been stored, their events would have been sent before this one's.
         #expect(fake.requests.count == 1)
         #expect(fake.requests.allSatisfy { String(decoding: $0.body, as: UTF8.self).contains("Proper") })
-        let queue = try DaemonProcess.runToExit(["queue", "list", "--database", scratch.database])
+        let queue = try await DaemonProcess.runToExit(["queue", "list", "--database", scratch.database])
         #expect(!queue.output.contains("CrossSite") && !queue.output.contains("cross-site"))
     }
 }

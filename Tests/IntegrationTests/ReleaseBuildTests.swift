@@ -7,20 +7,20 @@ import Testing
 @Suite("Release build", .enabled(if: ReleaseCanaryBinary.path != nil || ReleaseCanaryBinary.isCI), .timeLimit(.minutes(2)))
 struct ReleaseBuildTests {
     /// Runs the canary in `mode` and returns its exit status and output.
-    private func runCanary(_ mode: String) throws -> (status: Int32, output: String) {
+    private func runCanary(_ mode: String) async throws -> (status: Int32, output: String) {
         let path = try #require(
             ReleaseCanaryBinary.path,
             "CI=true but \(ReleaseCanaryBinary.variable) is unset: scripts/test sets it to the release build of ReleaseCanary"
         )
-        let exit = try DaemonProcess.run(executable: path, arguments: [mode, "20000"])
+        let exit = try await DaemonProcess.run(executable: path, arguments: [mode, "20000"])
         return (exit.status, exit.output + exit.errorOutput)
     }
 
     /// The Alertmanager sync's concurrent reads, compiled with the optimizer, put every answer at its own
     /// source's position. Before the fix, Swift 6.3.1's release build handed answers back under the wrong
     /// index: the daemon trapped (SIGILL) or took a reachable Alertmanager for unreachable and never reconciled.
-    @Test func theSyncsConcurrentReadsKeepEveryAnswerInItsPlace() throws {
-        let (status, output) = try runCanary("alertmanager-reads")
+    @Test func theSyncsConcurrentReadsKeepEveryAnswerInItsPlace() async throws {
+        let (status, output) = try await runCanary("alertmanager-reads")
         #expect(status == 0, "\(output)")
         #expect(output.contains("every answer at its own source's position"), "\(output)")
     }
@@ -28,8 +28,8 @@ struct ReleaseBuildTests {
     /// The miscompilation itself, in the smallest form we know, outside the project's code. When this fails,
     /// the toolchain no longer miscompiles the pattern: note it in the CHANGELOG and retire this test (the
     /// workaround in `AlertmanagerReads` may stay; it costs nothing).
-    @Test func theToolchainStillMiscompilesTheTupleResultPattern() throws {
-        let (status, output) = try runCanary("tuple-miscompile")
+    @Test func theToolchainStillMiscompilesTheTupleResultPattern() async throws {
+        let (status, output) = try await runCanary("tuple-miscompile")
         #expect(status == 3, "expected the known Swift 6.3.1 release-mode miscompile (exit 3): \(output)")
     }
 }

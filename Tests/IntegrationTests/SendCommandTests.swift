@@ -8,12 +8,12 @@ import Testing
 struct SendCommandTests {
     let key = DaemonProcess.routingKey
 
-    func send(_ arguments: [String]) throws -> DaemonProcess.Exit {
-        try DaemonProcess.runToExit(["send"] + arguments)
+    func send(_ arguments: [String]) async throws -> DaemonProcess.Exit {
+        try await DaemonProcess.runToExit(["send"] + arguments)
     }
 
-    @Test func dryRunPrintsASchemaValidEventWithoutTheKey() throws {
-        let exit = try send([
+    @Test func dryRunPrintsASchemaValidEventWithoutTheKey() async throws {
+        let exit = try await send([
             "trigger", "--summary", "Disk full on db-1", "--severity", "critical", "--source", "db-1",
             "--dedup-key", "disk-db-1", "--detail", "mount=/var", "--link", "https://runbooks.example/disk|Runbook",
             "--routing-key", key, "--dry-run",
@@ -31,7 +31,7 @@ struct SendCommandTests {
     @Test func aTriggerGoesStraightToPagerDutyAndRetriesAServerError() async throws {
         let fake = try await FakePagerDuty.start()
         fake.enqueue([.status(503, body: "down")])
-        let exit = try send([
+        let exit = try await send([
             "trigger", "--summary", "Manual page", "--dedup-key", "manual-1", "--routing-key", key, "--events-url", fake.baseURL,
         ])
         #expect(exit.status == 0, "\(exit.errorOutput)")
@@ -46,7 +46,7 @@ struct SendCommandTests {
     @Test func aRefusedEventFailsWithPagerDutysReason() async throws {
         let fake = try await FakePagerDuty.start()
         fake.enqueue([.status(400, body: #"{"status":"invalid event","message":"Event object is invalid","errors":["bad thing"]}"#)])
-        let exit = try send(["resolve", "--dedup-key", "x", "--routing-key", key, "--events-url", fake.baseURL])
+        let exit = try await send(["resolve", "--dedup-key", "x", "--routing-key", key, "--events-url", fake.baseURL])
         #expect(exit.status != 0)
         #expect(exit.errorOutput.contains("bad thing"))
         #expect(fake.requests.count == 1, "a 400 is not retried")
@@ -55,7 +55,7 @@ struct SendCommandTests {
 
     @Test func aChangeEventGoesToTheChangeEndpoint() async throws {
         let fake = try await FakePagerDuty.start()
-        let exit = try send(["change", "--summary", "Deployed api v1.4.2", "--source", "ci", "--routing-key", key, "--events-url", fake.baseURL])
+        let exit = try await send(["change", "--summary", "Deployed api v1.4.2", "--source", "ci", "--routing-key", key, "--events-url", fake.baseURL])
         #expect(exit.status == 0, "\(exit.errorOutput)")
         let request = try #require(fake.accepted.first)
         #expect(request.path == "/v2/change/enqueue")
@@ -63,9 +63,9 @@ struct SendCommandTests {
         await fake.stop()
     }
 
-    @Test func acknowledgeAndResolveNeedADedupKeyAndEverySendAKey() throws {
-        #expect(try send(["acknowledge", "--routing-key", key, "--dry-run"]).errorOutput.contains("--dedup-key is required"))
-        let noKey = try send(["trigger", "--summary", "s"])
+    @Test func acknowledgeAndResolveNeedADedupKeyAndEverySendAKey() async throws {
+        #expect(try await send(["acknowledge", "--routing-key", key, "--dry-run"]).errorOutput.contains("--dedup-key is required"))
+        let noKey = try await send(["trigger", "--summary", "s"])
         #expect(noKey.status != 0)
         #expect(noKey.errorOutput.contains("No routing key"))
     }
@@ -76,7 +76,7 @@ struct SendCommandTests {
         let daemon = try await DaemonProcess(arguments: [
             "--routing-key", key, "--events-url", fake.baseURL, "--database", scratch.database, "--auth-token", DaemonProcess.authToken,
         ])
-        let exit = try send([
+        let exit = try await send([
             "trigger", "--summary", "Through the daemon", "--dedup-key", "via-1", "--via", daemon.baseURL,
             "--auth-token", DaemonProcess.authToken,
         ])
@@ -86,7 +86,7 @@ struct SendCommandTests {
         #expect(delivered.first?.dedupKey == "via-1")
         #expect(delivered.first?.eventAction == "trigger")
 
-        let change = try send(["change", "--summary", "Deployed via the daemon", "--via", daemon.baseURL, "--auth-token", DaemonProcess.authToken])
+        let change = try await send(["change", "--summary", "Deployed via the daemon", "--via", daemon.baseURL, "--auth-token", DaemonProcess.authToken])
         #expect(change.status == 0, "\(change.errorOutput)")
         let both = try await fake.waitForAccepted(count: 2)
         #expect(both.last?.path == "/v2/change/enqueue")
@@ -103,12 +103,12 @@ struct SendWithRouteTests {
         let routeKey = "RouteKeyRouteKeyRouteKeyRouteK04"
         let config = scratch.url.appendingPathComponent("config.yaml").path
         try "routes:\n  - name: payments\n    routing_key: \(routeKey)\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let exit = try DaemonProcess.runToExit([
+        let exit = try await DaemonProcess.runToExit([
             "send", "trigger", "--summary", "Card payments failing", "--route", "payments", "--config", config, "--events-url", fake.baseURL,
         ])
         #expect(exit.status == 0, "\(exit.errorOutput)")
         #expect(fake.accepted.first?.routingKey == routeKey)
-        let unknown = try DaemonProcess.runToExit(["send", "trigger", "--summary", "x", "--route", "nope", "--config", config])
+        let unknown = try await DaemonProcess.runToExit(["send", "trigger", "--summary", "x", "--route", "nope", "--config", config])
         #expect(unknown.status != 0)
         #expect(unknown.errorOutput.contains(#"defines no route "nope""#))
         await fake.stop()

@@ -63,9 +63,9 @@ struct SharedRoutingKeyTests {
         await fake.stop()
     }
 
-    @Test func checkConfigNamesTheRoutesThatShareAKey() throws {
+    @Test func checkConfigNamesTheRoutesThatShareAKey() async throws {
         let scratch = try ScratchDirectory()
-        let exit = try DaemonProcess.runToExit(["check-config", "--config", try writeConfiguration(scratch)])
+        let exit = try await DaemonProcess.runToExit(["check-config", "--config", try writeConfiguration(scratch)])
         #expect(exit.status == 0, "\(exit.errorOutput)")
         #expect(exit.output.contains("web, db share one routing key: one rate budget and one 429 pause."), "\(exit.output)")
         #expect(!exit.output.contains("mobile share"))

@@ -14,22 +14,15 @@ struct StatusPageBrowserTests {
 
     /// Runs the headless browser with `arguments` and the page's URL; returns what it printed on standard output.
     static func runBrowser(_ browser: String, _ arguments: [String], url: String, profile: URL) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: browser)
         // --no-sandbox: the tests may run as root, where chromium refuses its sandbox.
-        process.arguments =
+        let exit = try ChildProcess.runBlocking(
+            browser,
             ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile.path)"]
-            + arguments + [url]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw DaemonError(reason: "\(browser) exited with \(process.terminationStatus)")
+                + arguments + [url])
+        guard exit.status == 0 else {
+            throw DaemonError(reason: "\(browser) exited with \(exit.status)")
         }
-        return String(decoding: data, as: UTF8.self)
+        return exit.output
     }
 
     @Test func theBrowserShowsTheRoutesFiguresThePauseTheUnreachableAlertmanagerAndTheDeadLetter() async throws {

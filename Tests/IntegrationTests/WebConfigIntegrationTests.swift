@@ -26,18 +26,12 @@ struct WebConfigIntegrationTests {
     }
 
     private static func curlBlocking(_ url: String, _ arguments: [String]) throws -> CurlAnswer {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "--silent", "--max-time", "10", "--dump-header", "-", "--output", "/dev/null",
-                             "--write-out", "\nstatus=%{http_code}\n"] + arguments + [url]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let exit = try ChildProcess.runBlocking(
+            "curl", ["--silent", "--max-time", "10", "--dump-header", "-", "--output", "/dev/null",
+                     "--write-out", "\nstatus=%{http_code}\n"] + arguments + [url])
+        let text = exit.output
         let status = text.components(separatedBy: "status=").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
-        return CurlAnswer(exitCode: process.terminationStatus, status: status, headers: text)
+        return CurlAnswer(exitCode: exit.status, status: status, headers: text)
     }
 
     static func writeWebConfig(_ text: String, in certs: TestCertificates) throws -> String {
@@ -165,16 +159,10 @@ struct WebConfigIntegrationTests {
     }
 
     private static func servedSubjectBlocking(port: Int, certs: TestCertificates) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl", "s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", certs.path("ca.crt"), "-verify_return_error"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let text = try ChildProcess.runBlocking(
+            "openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", certs.path("ca.crt"), "-verify_return_error"],
+            mergingErrors: true
+        ).output
         return text.split(separator: "\n").first { $0.hasPrefix("subject=") }.map(String.init) ?? ""
     }
 }
@@ -254,13 +242,13 @@ struct WebConfigCommandTests {
         defer { certs.remove() }
         let hash = Bcrypt.hash(WebConfigIntegrationTests.password, cost: 4)
         let good = try WebConfigIntegrationTests.writeWebConfig(WebConfigIntegrationTests.mutualTLSConfig(hash: hash), in: certs)
-        let ok = try await onOwnThread { try DaemonProcess.runToExit(["check-config", "--web-config", good]) }
+        let ok = try await DaemonProcess.runToExit(["check-config", "--web-config", good])
         #expect(ok.status == 0, "\(ok.errorOutput)")
         #expect(ok.output.contains("\(good): OK, TLS with \(certs.path("server.crt")), client auth RequireAndVerifyClientCert"))
         #expect(ok.output.contains("basic_auth_users alertmanager"))
         #expect(!ok.output.contains(hash))
         // The variable names the file too.
-        let fromVariable = try await onOwnThread { try DaemonProcess.runToExit(["check-config"], environment: ["PAGERDUTY_PUBLISHER_WEB_CONFIG_FILE": good]) }
+        let fromVariable = try await DaemonProcess.runToExit(["check-config"], environment: ["PAGERDUTY_PUBLISHER_WEB_CONFIG_FILE": good])
         #expect(fromVariable.status == 0)
 
         let bad = certs.path("bad.yml")
@@ -269,7 +257,7 @@ struct WebConfigCommandTests {
             basic_auth_users: {alertmanager: \(WebConfigIntegrationTests.password)}
             http_server_config: {headers: {Server: me}}
             """.utf8).write(to: URL(fileURLWithPath: bad))
-        let refused = try await onOwnThread { try DaemonProcess.runToExit(["check-config", "--web-config", bad]) }
+        let refused = try await DaemonProcess.runToExit(["check-config", "--web-config", bad])
         #expect(refused.status == 1)
         #expect(refused.errorOutput.contains("2 problems:"), "\(refused.errorOutput)")
         #expect(refused.errorOutput.contains("basic_auth_users.alertmanager must be a bcrypt hash"))
@@ -277,7 +265,7 @@ struct WebConfigCommandTests {
         #expect(!refused.errorOutput.contains(WebConfigIntegrationTests.password))
         // Once the form is right, the files are read: the key does not match the certificate.
         try Data("tls_server_config: {cert_file: server.crt, key_file: client.key}".utf8).write(to: URL(fileURLWithPath: bad))
-        let mismatch = try await onOwnThread { try DaemonProcess.runToExit(["check-config", "--web-config", bad]) }
+        let mismatch = try await DaemonProcess.runToExit(["check-config", "--web-config", bad])
         #expect(mismatch.status == 1)
         #expect(mismatch.errorOutput.contains("cannot be used together"))
     }
@@ -287,7 +275,7 @@ struct WebConfigCommandTests {
         let path = scratch.url.appendingPathComponent("web.yml").path
         try Data("tls_server_config: {cert_file: missing.crt}".utf8).write(to: URL(fileURLWithPath: path))
         let database = scratch.database
-        let exit = try await onOwnThread { try DaemonProcess.runToExit(["serve", "--dry-run", "--database", database, "--web.config.file", path]) }
+        let exit = try await DaemonProcess.runToExit(["serve", "--dry-run", "--database", database, "--web.config.file", path])
         #expect(exit.status == 78)
         #expect(exit.errorOutput.contains("tls_server_config.key_file is missing"))
     }

@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import PostgresNIO
 import PublisherCore
+import PublisherTestSupport
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -389,19 +390,10 @@ struct LeaseTestDatabase: Sendable {
 
     @discardableResult
     private static func psql(url: String, _ sql: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["psql", url, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-A", "-t", "-c", sql]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let problem = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PsqlFailed(sql: sql, output: problem)
+        let exit = try ChildProcess.runBlocking("psql", [url, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-A", "-t", "-c", sql])
+        let text = exit.output
+        guard exit.status == 0 else {
+            throw PsqlFailed(sql: sql, output: exit.errorOutput)
         }
         return text
     }

@@ -183,17 +183,12 @@ struct PostgresSettingsTests {
     }
 
     private func makeSelfSignedCertificate(at path: String, in directory: URL) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
-            "-keyout", directory.appendingPathComponent("ca.key").path, "-out", path,
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let exit = try ChildProcess.runBlocking(
+            "openssl",
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
+             "-keyout", directory.appendingPathComponent("ca.key").path, "-out", path],
+            mergingErrors: true)
+        #expect(exit.status == 0, "\(exit.output)")
     }
 }
 

@@ -79,27 +79,19 @@ public struct PostgresTestDatabase: Sendable {
 
     @discardableResult
     private static func runPSQL(adminURL: String, sql: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["psql", "--no-psqlrc", "--quiet", "--tuples-only", "--no-align", "--set=ON_ERROR_STOP=1",
-                             "--dbname=\(adminURL)", "--command=\(sql)"]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
+        let exit: ChildProcessExit
         do {
-            try process.run()
+            exit = try ChildProcess.runBlocking(
+                "psql", ["--no-psqlrc", "--quiet", "--tuples-only", "--no-align", "--set=ON_ERROR_STOP=1",
+                         "--dbname=\(adminURL)", "--command=\(sql)"])
         } catch {
             throw PostgresTestDatabaseError(reason: "cannot run psql (install postgresql-client): \(error)")
         }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let message = String(decoding: errorData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard exit.status == 0 else {
+            let message = exit.errorOutput.trimmingCharacters(in: .whitespacesAndNewlines)
             throw PostgresTestDatabaseError(reason: "psql failed running \(sql): \(message)")
         }
-        return String(decoding: outputData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return exit.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

@@ -47,17 +47,9 @@ public struct TestCertificates: Sendable {
     }
 
     private func run(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "openssl \(arguments.joined(separator: " ")) failed: \(String(decoding: printed, as: UTF8.self))")
+        let exit = try ChildProcess.runBlocking("openssl", arguments, mergingErrors: true)
+        guard exit.status == 0 else {
+            throw Failure(description: "openssl \(arguments.joined(separator: " ")) failed: \(exit.output)")
         }
     }
 
