@@ -91,7 +91,7 @@ extension MultiReplicaTests {
         /// every transition has reached PagerDuty once, apart from the requests replica 0 had in flight.
         @Test(.timeLimit(.minutes(5)))
         func aPartitionedKeyOwnerStopsAndAnotherReplicaTakesOverItsKeys() async throws {
-            let cluster = try await OwnPostgresCluster.start(port: 55_434)
+            let cluster = try await OwnPostgresCluster.start(port: 25_434)
             let database = "publisher"
             _ = try await cluster.sql("CREATE DATABASE \(database)")
             let proxy = try PartitionProxy(upstreamPort: cluster.port)
@@ -237,7 +237,7 @@ extension MultiReplicaTests {
         @Test(.timeLimit(.minutes(4)))
         func theSurvivorTakesOverTheAlertmanagerSyncWhenItsOwnerIsKilled() async throws {
             let binary = try #require(AlertmanagerEndToEndTests.alertmanagerBinary, "prometheus-alertmanager is not installed (scripts/test installs it)")
-            let cluster = try await OwnPostgresCluster.start(port: 55_435)
+            let cluster = try await OwnPostgresCluster.start(port: 25_435)
             let database = "publisher"
             _ = try await cluster.sql("CREATE DATABASE \(database)")
             let fake = try await FakePagerDuty.start()

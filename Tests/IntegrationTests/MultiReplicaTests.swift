@@ -25,7 +25,9 @@ struct OwnPostgresCluster: ~Copyable {
         self.adminURL = adminURL
     }
 
-    /// A fresh cluster on `port`, started.
+    /// A fresh cluster on `port`, started. Give a port below Linux's ephemeral range (32768–60999 by default): a
+    /// port in it can be taken meanwhile by the local end of any test's outgoing connection, and the cluster then
+    /// cannot bind it ("Address already in use", seen once in CI).
     static func start(port: Int) async throws -> OwnPostgresCluster {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pd-publisher-replicas-\(port)").path
         _ = try? await run(["stop"], directory: directory, port: port)
@@ -190,7 +192,7 @@ struct MultiReplicaTests {
     }
 
     @Test func threeReplicasKeepEveryTransitionThroughKilledOwnersAndADatabaseOutage() async throws {
-        let cluster = try await OwnPostgresCluster.start(port: 55_433)
+        let cluster = try await OwnPostgresCluster.start(port: 25_433)
         let database = "publisher"
         _ = try await cluster.sql("CREATE DATABASE \(database)")
         let databaseURL = "postgres://postgres@127.0.0.1:\(cluster.port)/\(database)"
