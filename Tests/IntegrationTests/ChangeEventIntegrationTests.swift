@@ -80,8 +80,9 @@ struct ChangeEventIntegrationTests {
         #expect(second.json?.field("payload")?.field("summary") == .string("Prometheus configuration reloaded"))
         #expect(fake.requests.allSatisfy { $0.path == "/v2/change/enqueue" }, "no trigger was sent")
 
-        let metrics = try await HTTP.get("\(daemon.baseURL)/metrics").body
-        #expect(metrics.contains(#"pagerduty_change_events_total{routing_key="default"} 2"#))
+        let changesCounted = #"pagerduty_change_events_total{routing_key="default"} 2"#
+        let metrics = try await daemon.metrics(showing: [changesCounted])
+        #expect(metrics.contains(changesCounted))
         #expect(!metrics.contains(#"pagerduty_events_triggered_total{routing_key="default",severity="critical"} 1"#))
         let everything = daemon.lines.joined(separator: "\n") + daemon.errorOutput + metrics
         #expect(!everything.contains(DaemonProcess.routingKey))

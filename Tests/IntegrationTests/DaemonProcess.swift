@@ -116,6 +116,18 @@ final class DaemonProcess: Sendable {
         }
     }
 
+    /// The `/metrics` body once it shows every one of `lines`, polled (bounded): the daemon counts a delivery only
+    /// after PagerDuty's answer reached it, a moment after the fake PagerDuty recorded the request. After
+    /// `timeout` the last body is returned as it is, so the caller's expectations name what is missing.
+    func metrics(showing lines: [String], timeout: Duration = .seconds(10)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let body = try await HTTP.get("\(baseURL)/metrics").body
+            if lines.allSatisfy(body.contains) || ContinuousClock.now >= deadline { return body }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// Sends SIGHUP (reload the configuration).
     func hangUp() {
         Foundation.kill(process.processIdentifier, SIGHUP)

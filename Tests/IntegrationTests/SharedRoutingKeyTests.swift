@@ -55,10 +55,11 @@ struct SharedRoutingKeyTests {
         let gap = delivered[1].receivedAt.timeIntervalSince(delivered[0].receivedAt)
         #expect(gap >= 59.5, "at most 1 request in any 60 s on the shared key; the gap was \(gap) s")
 
-        let metrics = try await HTTP.get("\(daemon.baseURL)/metrics").body
+        let webTriggered = #"pagerduty_events_triggered_total{routing_key="web",severity="critical"} 1"#
+        let metrics = try await daemon.metrics(showing: [webTriggered])
         #expect(metrics.contains(#"pagerduty_rate_limit_hits_total{routing_key="web"} 0"#))
         #expect(metrics.contains(#"pagerduty_rate_limit_hits_total{routing_key="default"} 0"#))
-        #expect(metrics.contains(#"pagerduty_events_triggered_total{routing_key="web",severity="critical"} 1"#))
+        #expect(metrics.contains(webTriggered))
         #expect(!metrics.contains(DaemonProcess.routingKey))
         await fake.stop()
     }
