@@ -28,7 +28,7 @@ enum PostgresSchema {
         """
 
     /// Every migration, in order.
-    static let migrations: [Migration] = [version1, incidentState, ownSilence, traceContext]
+    static let migrations: [Migration] = [version1, incidentState, ownSilence, traceContext, lockedLedgerRead]
 
     private static let action = "'trigger', 'acknowledge', 'resolve'"
     private static let severity = "'critical', 'error', 'warning', 'info'"
@@ -195,5 +195,33 @@ enum PostgresSchema {
         statements: [
             "ALTER TABLE outbox ADD COLUMN trace_context text",
             "ALTER TABLE dead_letters ADD COLUMN trace_context text",
+        ])
+
+    /// `ledger_locked_rows(lock_ids, routes, dedup_keys)`: takes the transaction-level advisory locks `lock_ids`
+    /// in the order given, then returns the ledger rows of the keys `(routes[i], dedup_keys[i])`. One round trip
+    /// instead of two for ``PostgresStore/decide(keys:cache:_:)``. The read is a statement of its own inside a
+    /// volatile function, so its snapshot is taken after the locks: it sees what the previous holder committed
+    /// (one statement that locked and read would read a snapshot taken before its locks).
+    ///
+    /// The read is one primary-key lookup per key (a lateral subquery with `LIMIT 1`, which the planner cannot
+    /// turn into a join), because PL/pgSQL keeps a statement's plan for the whole session: a join planned while the
+    /// ledger was small scans the whole table, and measured 100 ms per call with 200,000 rows, against 0.2–0.5 ms
+    /// for the lookups.
+    private static let lockedLedgerRead = Migration(
+        name: "v5-locked-ledger-read",
+        statements: [
+            """
+            CREATE FUNCTION ledger_locked_rows(lock_ids bigint[], routes text[], dedup_keys text[])
+            RETURNS SETOF ledger LANGUAGE plpgsql VOLATILE AS $body$
+            BEGIN
+                PERFORM pg_advisory_xact_lock(locks.id) FROM unnest(lock_ids) AS locks(id);
+                RETURN QUERY SELECT found.* FROM unnest(routes, dedup_keys) AS wanted(route, dedup_key)
+                    CROSS JOIN LATERAL (
+                        SELECT * FROM ledger
+                        WHERE ledger.route = wanted.route AND ledger.dedup_key = wanted.dedup_key LIMIT 1
+                    ) AS found;
+            END
+            $body$
+            """,
         ])
 }

@@ -30,10 +30,11 @@ extension PostgresStore {
 
     /// Decides on the rows of `keys` as PostgreSQL holds them, never on `cache`: one transaction takes a
     /// transaction-level advisory lock per key (``ledgerLockID(route:dedupKey:)``, in increasing order, so two
-    /// decisions never deadlock; a key with no row yet is locked too), then reads the rows in a statement of its
-    /// own (so its snapshot is taken after the locks: it sees what the previous holder committed), runs `decide`
-    /// once, upserts the entries, appends the messages and notifies their routes. The locks end with the
-    /// transaction.
+    /// decisions never deadlock; a key with no row yet is locked too) and reads the rows, both in one call of
+    /// `ledger_locked_rows` (its read is a statement of its own, so its snapshot is taken after the locks: it sees
+    /// what the previous holder committed), runs `decide` once, then upserts the entries, appends the messages and
+    /// notifies their routes in one statement. Four round trips: `BEGIN`, the locked read, the write, `COMMIT`.
+    /// The locks end with the transaction.
     public func decide<Outcome: Sendable>(
         keys: Set<LedgerKey>,
         cache: LedgerCache,
@@ -46,14 +47,10 @@ extension PostgresStore {
             var stored: [LedgerKey: LedgerEntry] = [:]
             if !keys.isEmpty {
                 stored.reserveCapacity(keys.count)
-                try await connection.query(
-                    "SELECT count(pg_advisory_xact_lock(id)) FROM unnest(\(lockIDs)::bigint[]) AS locks(id)",
-                    logger: logger)
                 let rows = try await connection.query(
                     """
-                    SELECT \(unescaped: LedgerRows.columns(of: "ledger")) FROM ledger
-                    JOIN unnest(\(routes)::text[], \(dedupKeys)::text[]) AS wanted(route, dedup_key)
-                        ON ledger.route = wanted.route AND ledger.dedup_key = wanted.dedup_key
+                    SELECT \(unescaped: LedgerRows.columns(of: "locked"))
+                    FROM ledger_locked_rows(\(lockIDs)::bigint[], \(routes)::text[], \(dedupKeys)::text[]) AS locked
                     """,
                     logger: logger)
                 for try await row in rows {

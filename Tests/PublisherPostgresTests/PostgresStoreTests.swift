@@ -20,7 +20,7 @@ struct PostgresStoreTests {
             try await withPostgresStore(database) { store in
                 try await store.migrate()
                 try await store.migrate()
-                #expect(try await store.appliedMigrations() == ["v1", "v2-incident-state", "v3-own-silence", "v4-trace-context"])
+                #expect(try await store.appliedMigrations() == ["v1", "v2-incident-state", "v3-own-silence", "v4-trace-context", "v5-locked-ledger-read"])
                 let tables = try database.psql(
                     "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'")
                 #expect(tables == "dead_letters,heartbeat,inbound_events,ledger,outbox,request_times,schema_migrations")
@@ -43,7 +43,7 @@ struct PostgresStoreTests {
                             try await group.waitForAll()
                         }
                         for store in stores {
-                            #expect(try await store.appliedMigrations() == ["v1", "v2-incident-state", "v3-own-silence", "v4-trace-context"])
+                            #expect(try await store.appliedMigrations() == ["v1", "v2-incident-state", "v3-own-silence", "v4-trace-context", "v5-locked-ledger-read"])
                             try await store.checkWritable()
                         }
                     }
@@ -80,6 +80,31 @@ struct PostgresStoreTests {
                 }
                 #expect(seen == [LedgerKey(route: "default", dedupKey: "a"): stored])
             }
+        }
+    }
+
+    @Test("the locked read looks keys up by the primary key, even with a plan its session made when the ledger was empty")
+    func theLockedReadNeverScansTheLedger() async throws {
+        try await withPostgresDatabase(label: "lockedread") { database in
+            try await withPostgresStore(database) { store in
+                try await store.migrate()
+            }
+            // One session: PL/pgSQL keeps the read's plan, made (generic, as after a few calls) on the empty
+            // ledger; then the ledger grows. In one transaction, pg_stat_xact_user_tables counts its scans.
+            let output = try database.psql(
+                """
+                SET plan_cache_mode = force_generic_plan;
+                SELECT count(*) FROM ledger_locked_rows('{1}', '{default}', '{none}');
+                INSERT INTO ledger (route, dedup_key, last_action, last_action_at, last_seen)
+                    SELECT 'default', 'k' || i, 'trigger', now(), now() FROM generate_series(1, 5000) AS i;
+                CREATE TEMPORARY TABLE scans_before AS
+                    SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'ledger';
+                SELECT count(*) FROM ledger_locked_rows('{2,3,4}', '{default,default,default}', '{k1,k2,missing}');
+                SELECT (SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'ledger')
+                    - (SELECT seq_scan FROM scans_before);
+                """)
+            let lines = output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            #expect(lines.suffix(2) == ["2", "0"], "rows found, then sequential scans of the ledger: \(lines)")
         }
     }
 
@@ -235,7 +260,7 @@ struct PostgresStoreTests {
                     ('default', 'c', 'resolve', now(), now(), 'webhook', 'resolved', now(), 'PQ2')
                 """)
             try await withPostgresStore(database) { store in
-                #expect(try await store.appliedMigrations() == ["v1", "v2-incident-state", "v3-own-silence", "v4-trace-context"])
+                #expect(try await store.appliedMigrations() == ["v1", "v2-incident-state", "v3-own-silence", "v4-trace-context", "v5-locked-ledger-read"])
                 let ledger = try await store.loadLedger(seenSince: .distantPast)
                 #expect(ledger.map(\.dedupKey) == ["a", "b", "c"])
                 #expect(ledger.allSatisfy { $0.ownSilence == nil })
