@@ -271,17 +271,39 @@ enum LedgerRows {
 /// its ids, and `NOTIFY pagerduty_publisher_outbox` once per route appended to (data-modifying common table
 /// expressions, so the whole write is one round trip, and one transaction on its own).
 enum WriteStatement {
-    /// The statement for `ledger` and `outbox`; `nil` when both are empty. Its rows are the new ids (in any
-    /// order) and the number of notifications sent.
-    static func make(ledger: [LedgerEntry], outbox: [OutboxMessage], channel: String) -> PostgresQuery? {
-        if ledger.isEmpty && outbox.isEmpty { return nil }
+    /// What a write holds, which decides the statement's text: each shape is one prepared statement.
+    enum Shape: String, CaseIterable, Sendable {
+        case ledger
+        case outbox
+        case ledgerAndOutbox
+    }
+
+    /// The statement for `ledger` and `outbox`, with its shape; `nil` when both are empty. Its rows are the new
+    /// ids (in any order) and the number of notifications sent; a write of ledger entries alone returns none.
+    static func make(ledger: [LedgerEntry], outbox: [OutboxMessage], channel: String) -> (Shape, PostgresQuery)? {
+        switch (ledger.isEmpty, outbox.isEmpty) {
+        case (true, true): return nil
+        case (false, true): return (.ledger, make(.ledger, ledger: ledger, outbox: outbox, channel: channel))
+        case (true, false): return (.outbox, make(.outbox, ledger: ledger, outbox: outbox, channel: channel))
+        case (false, false):
+            return (.ledgerAndOutbox, make(.ledgerAndOutbox, ledger: ledger, outbox: outbox, channel: channel))
+        }
+    }
+
+    /// The text of the statement of `shape`: the same whatever the number of entries and messages, since every
+    /// value, counts included, is a parameter.
+    static func sql(of shape: Shape) -> String {
+        make(shape, ledger: [], outbox: [], channel: "").sql
+    }
+
+    private static func make(_ shape: Shape, ledger: [LedgerEntry], outbox: [OutboxMessage], channel: String) -> PostgresQuery {
         var query = PostgresQuery.StringInterpolation(literalCapacity: 2048, interpolationCount: 22)
-        guard !outbox.isEmpty else {
+        guard shape != .ledger else {
             LedgerRows.appendUpsert(ledger, to: &query)
             return PostgresQuery(stringInterpolation: query)
         }
         query.appendLiteral("WITH ")
-        if !ledger.isEmpty {
+        if shape == .ledgerAndOutbox {
             query.appendLiteral("upserted AS (")
             LedgerRows.appendUpsert(ledger, to: &query)
             query.appendLiteral("), ")

@@ -33,7 +33,8 @@ extension PostgresStore {
     /// decisions never deadlock; a key with no row yet is locked too) and reads the rows, both in one call of
     /// `ledger_locked_rows` (its read is a statement of its own, so its snapshot is taken after the locks: it sees
     /// what the previous holder committed), runs `decide` once, then upserts the entries, appends the messages and
-    /// notifies their routes in one statement. Four round trips: `BEGIN`, the locked read, the write, `COMMIT`.
+    /// notifies their routes in one statement. Four round trips: `BEGIN`, the locked read, the write, `COMMIT`;
+    /// the read and the write are prepared statements (``LockedLedgerRead``, ``PreparedWrite``).
     /// The locks end with the transaction.
     public func decide<Outcome: Sendable>(
         keys: Set<LedgerKey>,
@@ -47,14 +48,8 @@ extension PostgresStore {
             var stored: [LedgerKey: LedgerEntry] = [:]
             if !keys.isEmpty {
                 stored.reserveCapacity(keys.count)
-                let rows = try await connection.query(
-                    """
-                    SELECT \(unescaped: LedgerRows.columns(of: "locked"))
-                    FROM ledger_locked_rows(\(lockIDs)::bigint[], \(routes)::text[], \(dedupKeys)::text[]) AS locked
-                    """,
-                    logger: logger)
-                for try await row in rows {
-                    let entry = try LedgerRows.entry(from: row)
+                let read = LockedLedgerRead(lockIDs: lockIDs, routes: routes, dedupKeys: dedupKeys)
+                for try await entry in try await connection.execute(read, logger: logger) {
                     stored[entry.key] = entry
                 }
             }

@@ -25,14 +25,32 @@ extension PostgresStore {
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> [Int64] {
-        guard let statement = WriteStatement.make(ledger: ledger, outbox: outbox, channel: notificationChannel) else {
+        guard let (shape, statement) = WriteStatement.make(ledger: ledger, outbox: outbox, channel: notificationChannel)
+        else {
             return []
         }
+        switch shape {
+        case .ledger:
+            _ = try await connection.execute(PreparedWrite<LedgerWrite>(bindings: statement.binds), logger: logger)
+            return []
+        case .outbox:
+            return try await ids(
+                of: connection.execute(PreparedWrite<OutboxWrite>(bindings: statement.binds), logger: logger),
+                expecting: outbox.count)
+        case .ledgerAndOutbox:
+            return try await ids(
+                of: connection.execute(PreparedWrite<LedgerAndOutboxWrite>(bindings: statement.binds), logger: logger),
+                expecting: outbox.count)
+        }
+    }
+
+    /// The outbox ids among a write's rows, sorted.
+    private static func ids(
+        of rows: some AsyncSequence<(Int64, Int), any Error>, expecting count: Int
+    ) async throws -> [Int64] {
         var ids: [Int64] = []
-        ids.reserveCapacity(outbox.count)
-        let rows = try await connection.query(statement, logger: logger)
-        if outbox.isEmpty { return [] }
-        for try await (id, _) in rows.decode((Int64, Int).self) {
+        ids.reserveCapacity(count)
+        for try await (id, _) in rows {
             ids.append(id)
         }
         ids.sort()

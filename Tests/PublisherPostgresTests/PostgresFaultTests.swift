@@ -103,14 +103,16 @@ struct PostgresFaultTests {
             var start = clock.now
             let readiness = await #expect(throws: StoreError.self) { try await store.checkWritable() }
             let readinessTime = clock.now - start
-            #expect(readinessTime >= .seconds(2.5) && readinessTime < .seconds(6), "\(readinessTime)")
+            // The upper bounds leave room for a loaded 2-core VM, where the other suites' blocking psql calls can
+            // hold the cooperative threads that fire the timeout (seen: over 6 s for the 3 s); a hang would never end.
+            #expect(readinessTime >= .seconds(2.5) && readinessTime < .seconds(10), "\(readinessTime)")
             #expect(readiness?.reason.contains("within 3 s") == true)
             start = clock.now
             await #expect(throws: StoreError.self) {
                 try await store.commit(ledger: [], outbox: [outboxMessage()])
             }
             let commitTime = clock.now - start
-            #expect(commitTime >= .seconds(4.5) && commitTime < .seconds(8), "\(commitTime)")
+            #expect(commitTime >= .seconds(4.5) && commitTime < .seconds(12), "\(commitTime)")
         }
         await server.close()
     }
